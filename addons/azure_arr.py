@@ -1,0 +1,19 @@
+"""Emulate Azure App Service's TLS-terminating front end in front of a local app (offload).
+
+    mitmdump -s addons/azure_arr.py --mode reverse:http://localhost:3000@127.0.0.1:8443
+
+Options (mitmdump -s addons/azure_arr.py --options | grep frontend): frontend, frontend_scheme, frontend_xfp,
+frontend_host, frontend_peer, frontend_affinity. See README.md.
+"""
+
+import os
+import sys
+
+# Works from any working directory, with or without `pip install -e .`: the package sits beside this script.
+_here = os.path.dirname(os.path.abspath(__file__))
+if _here not in sys.path:
+    sys.path.insert(0, _here)
+
+from offload.addon import Offload  # noqa: E402
+
+addons = [Offload()]

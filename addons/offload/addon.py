@@ -1,0 +1,233 @@
+"""The mitmproxy glue: options, hooks and the startup banner around the pure forwarding core."""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import logging
+import re
+import socket
+import sys
+from typing import Optional
+
+from mitmproxy import ctx, exceptions, http
+
+from . import forward as fwd
+from .profiles import DEFAULT_PROFILE, Profile, ProfileError, load_profile, profile_names
+
+logger = logging.getLogger("offload")
+
+SCHEMES = {
+    "https": "every request reached the front end over HTTPS",
+    "auto": "as the client actually connected to mitmproxy (TLS or not)",
+    "http": "every request reached the front end over plain HTTP",
+}
+_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
+
+
+def parse_choice(option: str, value: str, allowed) -> str:
+    if value not in allowed:
+        raise exceptions.OptionsError(
+            f"{option}: {value!r} is not valid; allowed values: {', '.join(allowed)}"
+        )
+    return value
+
+
+def parse_host(value: str | None) -> str | None:
+    """frontend_host: a public host name with an optional port, as a browser would send in Host."""
+    if not value:
+        return None
+    if not _HOST.match(value):
+        raise exceptions.OptionsError(
+            f"frontend_host: {value!r} is not a host name; give a name with an optional port, "
+            "e.g. myapp.azurewebsites.net or myapp.example:8443 (no scheme, no path)"
+        )
+    return value
+
+
+def parse_peer(value: str | None) -> str | None:
+    """frontend_peer: an IP address this machine can bind as the source of connections to the app."""
+    if not value:
+        return None
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError as e:
+        raise exceptions.OptionsError(
+            f"frontend_peer: {value!r} is not an IP address (e.g. 169.254.129.1, App Service's peer on Linux)"
+        ) from e
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((value, 0))
+        except OSError as e:
+            if e.errno == errno.EADDRNOTAVAIL:
+                raise exceptions.OptionsError(
+                    f"frontend_peer: {value} is not an address of this machine, so connections to the app "
+                    f"cannot come from it. Add it to the loopback interface first:\n  {add_address_command(address)}"
+                ) from e
+            raise exceptions.OptionsError(f"frontend_peer: cannot bind {value}: {e}") from e
+    return value
+
+
+def add_address_command(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    if sys.platform == "darwin":
+        if address.version == 6:
+            return f"sudo ifconfig lo0 inet6 alias {address}/128"
+        return f"sudo ifconfig lo0 alias {address}/32"
+    if address.version == 6:
+        return f"sudo ip -6 addr add {address}/128 dev lo"
+    return f"sudo ip addr add {address}/32 dev lo"
+
+
+class Offload:
+    """Emulate a TLS-terminating cloud front end in front of the app (mitmproxy reverse mode)."""
+
+    def __init__(self) -> None:
+        self.profile: Profile = load_profile(DEFAULT_PROFILE)
+        self.rules = self.profile.request
+        self.needed = self.profile.variables
+        self.host: str | None = None
+        self.peer: str | None = None
+
+    def load(self, loader):
+        loader.add_option(
+            "frontend", str, DEFAULT_PROFILE,
+            f"Front end to emulate: {', '.join(profile_names())}.",
+            choices=profile_names(),
+        )
+        loader.add_option(
+            "frontend_scheme", str, "https",
+            "How requests reached the front end: "
+            + "; ".join(f"{k}: {v}" for k, v in SCHEMES.items()) + ".",
+            choices=list(SCHEMES),
+        )
+        loader.add_option(
+            "frontend_xfp", str, "profile",
+            "X-Forwarded-Proto policy: " + "; ".join(f"{k}: {v}" for k, v in fwd.XFP_POLICIES.items()) + ".",
+            choices=list(fwd.XFP_POLICIES),
+        )
+        loader.add_option(
+            "frontend_host", Optional[str], None,
+            "Public host name (and port) the app sees in Host; default: the Host the client used.",
+        )
+        loader.add_option(
+            "frontend_peer", Optional[str], None,
+            "Source IP for connections to the app, e.g. 169.254.129.1 (App Service on Linux); "
+            "must be an address of this machine.",
+        )
+        loader.add_option(
+            "frontend_affinity", bool, True,
+            "Add the front end's affinity cookies (e.g. ARRAffinity) to responses, where the profile has them.",
+        )
+
+    def configure(self, updated):
+        o = ctx.options
+        if "frontend" in updated:
+            try:
+                self.profile = load_profile(o.frontend)
+            except ProfileError as e:
+                raise exceptions.OptionsError(f"frontend: {e}") from e
+        if "frontend_scheme" in updated:
+            parse_choice("frontend_scheme", o.frontend_scheme, SCHEMES)
+        if "frontend_xfp" in updated:
+            parse_choice("frontend_xfp", o.frontend_xfp, fwd.XFP_POLICIES)
+        if "frontend_host" in updated:
+            self.host = parse_host(o.frontend_host)
+        if "frontend_peer" in updated:
+            self.peer = parse_peer(o.frontend_peer)
+        if updated & {"frontend", "frontend_xfp"}:
+            self.rules = fwd.with_xfp_policy(self.profile, o.frontend_xfp)
+            self.needed = frozenset().union(*(r.value.names for r in self.rules if r.value))
+
+    def running(self):
+        # A front end passes the client's Host on; mitmproxy's reverse mode would replace it with the app's.
+        if not ctx.options.keep_host_header:
+            ctx.options.keep_host_header = True
+        unknown = sorted(k for k in ctx.options.deferred if k.startswith("frontend"))
+        if unknown:
+            logger.warning(f"offload: unknown option(s) ignored: {', '.join(unknown)}")
+        logger.info(f"offload: {self.banner()}")
+        if self.profile.peer and not self.peer:
+            logger.info(
+                f"offload: the app sees connections from loopback; behind {self.profile.name} its peer is "
+                f"{self.profile.peer} (--set frontend_peer={self.profile.peer})"
+            )
+
+    def banner(self) -> str:
+        o = ctx.options
+        xfp = {"profile": "as the profile", "on": "on (iisnode enableXFF)", "off": "off (stripped)"}[o.frontend_xfp]
+        rule = self.profile.rule(fwd.XFP)
+        if o.frontend_xfp == "profile":
+            xfp += " (not sent)" if rule is None or rule.client == "strip" else f" ({rule.client}, on {rule.when})"
+        parts = [f"emulating {self.profile.name}", f"scheme {o.frontend_scheme}", f"X-Forwarded-Proto {xfp}"]
+        if self.host:
+            parts.append(f"host {self.host}")
+        if self.peer:
+            parts.append(f"peer {self.peer}")
+        listen = _listen_addresses()
+        if listen:
+            parts.append(f"listening on {listen}")
+        return ", ".join(parts)
+
+    def scheme_of(self, flow: http.HTTPFlow) -> str:
+        mode = ctx.options.frontend_scheme
+        if mode == "auto":
+            return "https" if flow.client_conn.tls_established else "http"
+        return mode
+
+    def incoming(self, flow: http.HTTPFlow) -> fwd.Incoming:
+        ip, port = fwd.client_address(flow.client_conn.peername)
+        conn = flow.client_conn
+        host = self.host or flow.request.host_header
+        if not host:
+            listen_ip, listen_port = conn.sockname[:2]
+            host = f"[{listen_ip}]:{listen_port}" if ":" in listen_ip else f"{listen_ip}:{listen_port}"
+        tls = fwd.tls_version(conn.tls_version) if conn.tls_established else ""
+        return fwd.Incoming(
+            scheme=self.scheme_of(flow),
+            host=host,
+            path=flow.request.path,
+            headers=list(flow.request.headers.items(multi=True)),
+            client=fwd.Client(ip, port, tls),
+        )
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or flow.is_replay:
+            return
+        incoming = self.incoming(flow)
+        flow.metadata["offload"] = incoming
+        if self.profile.https_redirect and incoming.scheme == "http":
+            # The front end answers plain HTTP itself; the app never sees the request.
+            flow.response = http.Response.make(
+                self.profile.https_redirect, b"", {"Location": f"https://{incoming.host}{incoming.path}"}
+            )
+            return
+        forwarded = fwd.forward(self.rules, incoming, self.needed)
+        flow.request.headers.fields = tuple((_b(n), _b(v)) for n, v in forwarded.headers)
+        flow.request.host_header = forwarded.host
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        incoming = flow.metadata.get("offload")
+        if incoming is None or not ctx.options.frontend_affinity or not self.profile.cookies:
+            return
+        lines = fwd.response_cookies(self.profile, incoming, set(flow.request.cookies.keys()))
+        for line in lines:
+            flow.response.headers.add("Set-Cookie", line)
+
+    def server_connect(self, data) -> None:
+        if self.peer:
+            data.server.sockname = (self.peer, 0)
+
+
+def _b(text: str) -> bytes:
+    # mitmproxy decodes header bytes as UTF-8 with surrogateescape; this round-trips any byte unchanged.
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _listen_addresses() -> str:
+    server = ctx.master.addons.get("proxyserver")
+    try:
+        addrs = server.listen_addrs() if server else []
+    except Exception:  # not every master has listeners (tests, offline)
+        addrs = []
+    return ", ".join(f"[{a[0]}]:{a[1]}" if ":" in a[0] else f"{a[0]}:{a[1]}" for a in addrs)
