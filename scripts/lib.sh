@@ -1,0 +1,60 @@
+# Shared set-up for scripts/demo and scripts/test (sourced, not run): find Python >= 3.12, make the venv,
+# install the Node test apps from the committed lock file. Everything is idempotent and quick when done.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$ROOT/.venv"
+APPS="$ROOT/tests/apps"
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "error: $*"; exit 2; }
+
+# A Python new enough for mitmproxy 12 (>= 3.12). Order: $OFFLOAD_PYTHON, python3.13/3.12/python3 on PATH,
+# then pyenv's installed versions (plain python3 is 3.11 on these machines; pyenv has 3.12 and 3.13).
+python_ok() { "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; }
+find_python() {
+  local c v
+  for c in "${OFFLOAD_PYTHON:-}" python3.13 python3.12 python3; do
+    [ -n "$c" ] && command -v "$c" >/dev/null 2>&1 && python_ok "$c" && { command -v "$c"; return 0; }
+  done
+  if command -v pyenv >/dev/null 2>&1; then
+    for v in $(pyenv versions --bare 2>/dev/null | grep -E '^3\.(1[2-9]|[2-9][0-9])(\.[0-9]+)?$' | sort -t. -k2,2nr -k3,3nr); do
+      c="$(pyenv prefix "$v" 2>/dev/null)/bin/python3"
+      python_ok "$c" && { echo "$c"; return 0; }
+    done
+  fi
+  die "offload needs Python >= 3.12 (mitmproxy 12), and none was found.
+  Tried: \$OFFLOAD_PYTHON, python3.13, python3.12, python3 ($(python3 --version 2>&1 || echo missing)) and pyenv's versions.
+  Install one (e.g. 'pyenv install 3.12') or point OFFLOAD_PYTHON at it."
+}
+
+# The project's venv with the given extras installed ("" or "test"); reinstalled when pyproject.toml changes.
+ensure_venv() {
+  local extras="${1:-}" spec="." stamp
+  [ -n "$extras" ] && spec=".[$extras]"
+  stamp="$VENV/.offload-$(cksum < "$ROOT/pyproject.toml" | cut -d' ' -f1)-${extras:-base}"
+  if [ -x "$VENV/bin/python" ] && python_ok "$VENV/bin/python" && [ -f "$stamp" ]; then return 0; fi
+  if ! { [ -x "$VENV/bin/python" ] && python_ok "$VENV/bin/python"; }; then
+    local py; py=$(find_python) || exit 2
+    say "setting up $VENV with $("$py" --version 2>&1)"
+    rm -rf "$VENV"
+    "$py" -m venv "$VENV" || die "could not create a venv with $py"
+  fi
+  say "installing offload ($spec) and mitmproxy into .venv"
+  local log="$VENV/pip-install.log"
+  if ! (cd "$ROOT" && "$VENV/bin/python" -m pip install --disable-pip-version-check -e "$spec") >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    die "pip install -e '$spec' failed (full log: $log)"
+  fi
+  rm -f "$VENV"/.offload-*; touch "$stamp"
+}
+
+# node_modules for the bundled apps, exactly as locked in tests/apps/package-lock.json.
+ensure_node_apps() {
+  command -v node >/dev/null 2>&1 || die "Node.js is needed for the bundled apps (node 18 or newer) and was not found"
+  command -v npm >/dev/null 2>&1 || die "npm is needed to install the bundled apps and was not found"
+  local stamp="$APPS/node_modules/.offload-$(cksum < "$APPS/package-lock.json" | cut -d' ' -f1)"
+  [ -f "$stamp" ] && return 0
+  say "installing the bundled Node apps (npm ci in tests/apps)"
+  (cd "$APPS" && npm ci --no-audit --no-fund --loglevel=error >&2) || die "npm ci in tests/apps failed"
+  touch "$stamp"
+}

@@ -1,0 +1,204 @@
+"""Real processes for tests and the demo: a Node app, mitmdump with the addon, and a client with a cookie jar."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS = ROOT / "tests" / "apps"
+ADDON = ROOT / "addons" / "azure_arr.py"
+START_TIMEOUT = 20.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def mitmdump_path() -> str:
+    """The mitmdump beside the running interpreter (the project's venv), else the one on PATH."""
+    here = Path(sys.executable).with_name("mitmdump")
+    found = str(here) if here.exists() else shutil.which("mitmdump")
+    if not found:
+        raise RuntimeError("mitmdump not found: run scripts/test (or pip install -e .) first")
+    return found
+
+
+@dataclass
+class Process:
+    """A child process whose output goes to a file, stopped with SIGTERM."""
+
+    name: str
+    args: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    proc: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    def start(self) -> Process:
+        fd, path = tempfile.mkstemp(prefix=f"offload-{self.name}-", suffix=".log")
+        self.log_path = Path(path)
+        self.proc = subprocess.Popen(
+            self.args, cwd=self.cwd, env={**os.environ, **self.env}, stdout=fd, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        os.close(fd)
+        return self
+
+    @property
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def wait_ready(self, port: int, text: str | None = None, timeout: float = START_TIMEOUT) -> Process:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.output}")
+            if port_open(port) and (text is None or text in self.output):
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.name} not ready on port {port} after {timeout}s:\n{self.output}")
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode if self.proc else None
+
+    def close(self) -> None:
+        self.stop()
+        if self.log_path:
+            self.log_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> Process:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def node_app(script: str, port: int | None = None, **env: str) -> Process:
+    """Start tests/apps/<script> with node on 127.0.0.1 and wait until it listens."""
+    if not (APPS / "node_modules").is_dir():
+        raise RuntimeError(f"{APPS}/node_modules is missing: run scripts/test (npm ci in tests/apps) first")
+    port = port or free_port()
+    p = Process(f"app-{Path(script).stem}", ["node", str(APPS / script)], {"PORT": str(port), **env}, APPS)
+    p.port = port  # type: ignore[attr-defined]
+    return p.start().wait_ready(port)
+
+
+def mitmdump(app_port: int, *sets: str, port: int | None = None, confdir: str | Path,
+             extra: tuple[str, ...] = (), wait: bool = True) -> Process:
+    """Start the real mitmdump with the addon in reverse mode in front of 127.0.0.1:app_port."""
+    port = port or free_port()
+    args = [
+        mitmdump_path(), "-s", str(ADDON),
+        "--mode", f"reverse:http://127.0.0.1:{app_port}@127.0.0.1:{port}",
+        "--set", f"confdir={confdir}",
+        "--set", "connection_strategy=lazy",
+        *[a for s in sets for a in ("--set", s)],
+        *extra,
+    ]
+    p = Process("mitmdump", args)
+    p.port = port  # type: ignore[attr-defined]
+    p.start()
+    return p.wait_ready(port, "offload: ") if wait else p
+
+
+def ca_file(confdir: str | Path) -> str:
+    return str(Path(confdir) / "mitmproxy-ca-cert.pem")
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header_all(self, name: str) -> list[str]:
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def set_cookie(self, name: str) -> str | None:
+        """The Set-Cookie line for a cookie name, if the response set it."""
+        for line in self.header_all("Set-Cookie"):
+            if line.split("=", 1)[0].strip() == name:
+                return line
+        return None
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Browser:
+    """A minimal client with a cookie jar that honours Secure, like a browser on an https:// origin."""
+
+    def __init__(self, port: int, tls: bool, confdir: str | Path | None = None, host: str = "localhost"):
+        self.port, self.tls, self.host = port, tls, host
+        self.cookies: dict[str, str] = {}
+        self.context = None
+        if tls:
+            self.context = ssl.create_default_context(cafile=ca_file(confdir)) if confdir else \
+                ssl._create_unverified_context()
+
+    def request(self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes | None = None,
+                timeout: float = 10.0) -> Reply:
+        if self.tls:
+            conn = http.client.HTTPSConnection(self.host, self.port, context=self.context, timeout=timeout)
+        else:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        hdrs = dict(headers or {})
+        if self.cookies:
+            hdrs["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        try:
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            reply = Reply(resp.status, resp.getheaders(), resp.read())
+        finally:
+            conn.close()
+        for line in reply.header_all("Set-Cookie"):
+            self._store(line)
+        return reply
+
+    def get(self, path: str, **kw) -> Reply:
+        return self.request("GET", path, **kw)
+
+    def _store(self, line: str) -> None:
+        cookie = SimpleCookie()
+        try:
+            cookie.load(line)
+        except Exception:
+            return
+        for name, morsel in cookie.items():
+            if morsel["secure"] and not self.tls:
+                continue  # a browser keeps no Secure cookie from an http:// origin
+            self.cookies[name] = morsel.value
+
+
+def seen_header(seen: dict, name: str) -> list[str]:
+    """Values of a header in the app's /seen report (rawHeaders, case-insensitive)."""
+    return [v for k, v in seen["headers"] if k.lower() == name.lower()]
