@@ -141,7 +141,7 @@ class Offload:
 
     def running(self):
         # A front end passes the client's Host on; mitmproxy's reverse mode would replace it with the app's.
-        if not ctx.options.keep_host_header:
+        if "keep_host_header" in ctx.options and not ctx.options.keep_host_header:
             ctx.options.keep_host_header = True
         unknown = sorted(k for k in ctx.options.deferred if k.startswith("frontend"))
         if unknown:

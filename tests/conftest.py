@@ -1,0 +1,26 @@
+"""Shared fixtures: import paths, a mitmproxy confdir per session, and the real processes' prerequisites."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # harness
+sys.path.insert(0, str(HERE.parent / "addons"))  # offload, also without pip install -e
+
+
+@pytest.fixture(scope="session")
+def confdir(tmp_path_factory) -> Path:
+    """A private mitmproxy confdir: its CA is created on first use and never touches ~/.mitmproxy."""
+    return tmp_path_factory.mktemp("mitmproxy-conf")
+
+
+def require(condition: bool, why: str) -> None:
+    """Skip a test whose prerequisite is missing, except in CI, where a missing prerequisite is a failure."""
+    if condition:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{why} (CI=true: prerequisites must be installed by .ci/run)")
+    pytest.skip(why)
