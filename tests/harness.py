@@ -65,8 +65,13 @@ class Process:
         os.close(fd)
         return self
 
+    final_output: str | None = None
+
     @property
     def output(self) -> str:
+        """Everything the process printed so far (kept after close)."""
+        if self.final_output is not None:
+            return self.final_output
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
     def wait_ready(self, port: int, text: str | None = None, timeout: float = START_TIMEOUT) -> Process:
@@ -92,7 +97,8 @@ class Process:
 
     def close(self) -> None:
         self.stop()
-        if self.log_path:
+        if self.log_path and self.final_output is None:
+            self.final_output = self.output
             self.log_path.unlink(missing_ok=True)
 
     def __enter__(self) -> Process:
