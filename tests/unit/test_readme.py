@@ -1,0 +1,31 @@
+"""The README is the product's front door: it must name every profile, option and command that exists."""
+
+import re
+from pathlib import Path
+
+import pytest
+from mitmproxy.test import taddons
+
+from offload.addon import Offload
+from offload.profiles import profile_names
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+@pytest.mark.parametrize("name", profile_names())
+def test_every_profile_is_in_the_profiles_table(name):
+    assert re.search(rf"^\| `{re.escape(name)}`", README, re.M), f"README's profile table lacks {name}"
+
+
+def test_every_option_is_in_the_options_table():
+    a = Offload()
+    with taddons.context(a) as tctx:
+        options = [k for k in tctx.options.keys() if k.startswith("frontend")]
+    assert len(options) == 6
+    for option in options:
+        assert re.search(rf"^\| `{option}` \|", README, re.M), f"README's options table lacks {option}"
+
+
+def test_the_documented_commands_listen_on_loopback_only():
+    for mode in re.findall(r"--mode (\S+)", README):
+        assert re.search(r"@127\.0\.0\.1:\d+$", mode), f"README documents a listener beyond loopback: {mode}"
