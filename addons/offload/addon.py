@@ -195,13 +195,13 @@ class Offload:
         if flow.response or flow.error or flow.is_replay:
             return
         incoming = self.incoming(flow)
-        flow.metadata["offload"] = incoming
         if self.profile.https_redirect and incoming.scheme == "http":
             # The front end answers plain HTTP itself; the app never sees the request.
             flow.response = http.Response.make(
                 self.profile.https_redirect, b"", {"Location": f"https://{incoming.host}{incoming.path}"}
             )
             return
+        flow.metadata["offload"] = incoming
         forwarded = fwd.forward(self.rules, incoming, self.needed)
         flow.request.headers.fields = tuple((_b(n), _b(v)) for n, v in forwarded.headers)
         flow.request.host_header = forwarded.host

@@ -133,3 +133,9 @@ def test_a_bad_option_value_stops_mitmdump_with_exit_status_1(app, confdir, opti
     with proxy:
         assert proxy.proc.wait(20) == 1
     assert message in proxy.output
+
+
+def test_a_misspelt_option_is_reported_not_silently_ignored(app, confdir):
+    with mitmdump(app.port, "frontend_xpf=on", confdir=confdir) as proxy:
+        pass
+    assert "offload: unknown option(s) ignored: frontend_xpf" in proxy.output
