@@ -1,9 +1,8 @@
-"""Emulate Azure App Service's TLS-terminating front end in front of a local app (offload).
+"""Emulate Azure App Service's TLS-terminating front end in front of a local app, and say what breaks (offload).
 
     mitmdump -s addons/azure_arr.py --mode reverse:http://localhost:3000@127.0.0.1:8443
 
-Options (mitmdump -s addons/azure_arr.py --options | grep frontend): frontend, frontend_scheme, frontend_xfp,
-frontend_host, frontend_peer, frontend_affinity. See README.md.
+Options: mitmdump -s addons/azure_arr.py --options | grep -A3 frontend. See README.md.
 """
 
 import os
@@ -15,5 +14,7 @@ if _here not in sys.path:
     sys.path.insert(0, _here)
 
 from offload.addon import Offload  # noqa: E402
+from offload.diagnose import Diagnose  # noqa: E402
 
-addons = [Offload()]
+emulation = Offload()
+addons = [emulation, Diagnose(emulation)]

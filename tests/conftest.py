@@ -1,6 +1,7 @@
 """Shared fixtures: import paths, a mitmproxy confdir per session, and the real processes' prerequisites."""
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -24,3 +25,22 @@ def require(condition: bool, why: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{why} (CI=true: prerequisites must be installed by .ci/run)")
     pytest.skip(why)
+
+
+PEER = "169.254.129.1"
+
+
+@pytest.fixture
+def peer_address():
+    """169.254.129.1 on the loopback interface (App Service's peer on Linux); added when running as root."""
+    check = subprocess.run(["ip", "-4", "addr", "show", "dev", "lo"], capture_output=True, text=True)
+    if f"inet {PEER}/" in check.stdout:
+        yield PEER
+        return
+    if os.geteuid() != 0:
+        pytest.skip(f"needs {PEER} on lo; as root this test adds it (ip addr add {PEER}/32 dev lo)")
+    subprocess.run(["ip", "addr", "add", f"{PEER}/32", "dev", "lo"], check=True)
+    try:
+        yield PEER
+    finally:
+        subprocess.run(["ip", "addr", "del", f"{PEER}/32", "dev", "lo"], check=False)

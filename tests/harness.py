@@ -208,3 +208,51 @@ class Browser:
 def seen_header(seen: dict, name: str) -> list[str]:
     """Values of a header in the app's /seen report (rawHeaders, case-insensitive)."""
     return [v for k, v in seen["headers"] if k.lower() == name.lower()]
+
+
+def python_app(args: list[str], port: int | None = None, **env: str) -> Process:
+    """Start a Python app from tests/apps/python with this interpreter (the venv's) and wait until it listens."""
+    port = port or free_port()
+    argv = [a.replace("{port}", str(port)) for a in args]
+    p = Process(f"app-{Path(argv[0]).stem}", [sys.executable, *argv], {"PORT": str(port), **env}, APPS / "python")
+    p.port = port  # type: ignore[attr-defined]
+    return p.start().wait_ready(port)
+
+
+DJANGO = ["django_app.py", "runserver", "127.0.0.1:{port}", "--noreload"]
+FLASK = ["flask_app.py", "{port}"]
+UVICORN = ["-m", "uvicorn", "asgi_app:app", "--host", "127.0.0.1", "--port", "{port}"]
+
+
+@dataclass
+class Diagnosis:
+    """What one mitmdump run reported: the JSON report, the JUnit XML, the exit status and the log."""
+
+    status: int
+    report: dict
+    junit: str
+    output: str
+
+    def found(self, severity: str | None = None) -> set[tuple[str, str]]:
+        """(rule, subject) of every finding, optionally of one severity."""
+        return {(f["rule"], f["subject"]) for f in self.report["findings"]
+                if severity is None or f["severity"] == severity}
+
+    def problems(self) -> set[tuple[str, str]]:
+        """Findings that are errors or warnings."""
+        return self.found("error") | self.found("warning")
+
+
+def diagnose(app_port: int, actions, *sets: str, confdir: str | Path, folder: Path) -> Diagnosis:
+    """Run mitmdump with the addon (frontend_fail_on=error and both reports), drive it, stop it, read the results."""
+    folder.mkdir(parents=True, exist_ok=True)
+    json_path, junit_path = folder / "report.json", folder / "report.xml"
+    for p in (json_path, junit_path):
+        p.unlink(missing_ok=True)
+    with mitmdump(app_port, f"frontend_report={json_path}", f"frontend_junit={junit_path}",
+                  "frontend_fail_on=error", *sets, confdir=confdir) as proxy:
+        actions(proxy.port)
+        status = proxy.stop(timeout=20)
+    if not json_path.exists():
+        raise AssertionError(f"no JSON report written (exit status {status}):\n{proxy.output}")
+    return Diagnosis(status, json.loads(json_path.read_text()), junit_path.read_text(), proxy.output)

@@ -8,6 +8,8 @@ import logging
 import re
 import socket
 import sys
+import weakref
+from dataclasses import dataclass
 from typing import Optional
 
 from mitmproxy import ctx, exceptions, http
@@ -79,10 +81,20 @@ def add_address_command(address: ipaddress.IPv4Address | ipaddress.IPv6Address) 
     return f"sudo ip addr add {address}/32 dev lo"
 
 
+@dataclass
+class FlowState:
+    """What the emulation knows about one flow; kept beside the flow (not in flow.metadata, which -w saves)."""
+
+    incoming: fwd.Incoming
+    app_headers: tuple | None = None  # the app's response header fields, before the front end added its own
+    frontend_response: bool = False  # the front end answered itself (e.g. its HTTP->HTTPS redirect)
+
+
 class Offload:
     """Emulate a TLS-terminating cloud front end in front of the app (mitmproxy reverse mode)."""
 
     def __init__(self) -> None:
+        self.flows: weakref.WeakKeyDictionary[http.HTTPFlow, FlowState] = weakref.WeakKeyDictionary()
         self.profile: Profile = load_profile(DEFAULT_PROFILE)
         self.rules = self.profile.request
         self.needed = self.profile.variables
@@ -197,20 +209,27 @@ class Offload:
         incoming = self.incoming(flow)
         if self.profile.https_redirect and incoming.scheme == "http":
             # The front end answers plain HTTP itself; the app never sees the request.
+            self.flows[flow] = FlowState(incoming, frontend_response=True)
             flow.response = http.Response.make(
                 self.profile.https_redirect, b"", {"Location": f"https://{incoming.host}{incoming.path}"}
             )
             return
-        flow.metadata["offload"] = incoming
+        self.flows[flow] = FlowState(incoming)
         forwarded = fwd.forward(self.rules, incoming, self.needed)
         flow.request.headers.fields = tuple((_b(n), _b(v)) for n, v in forwarded.headers)
         flow.request.host_header = forwarded.host
 
+    def state(self, flow: http.HTTPFlow) -> FlowState | None:
+        return self.flows.get(flow)
+
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        incoming = flow.metadata.get("offload")
-        if incoming is None or not ctx.options.frontend_affinity or not self.profile.cookies:
+        state = self.flows.get(flow)
+        if state is None or state.frontend_response:
             return
-        lines = fwd.response_cookies(self.profile, incoming, set(flow.request.cookies.keys()))
+        state.app_headers = flow.response.headers.fields
+        if not ctx.options.frontend_affinity or not self.profile.cookies:
+            return
+        lines = fwd.response_cookies(self.profile, state.incoming, set(flow.request.cookies.keys()))
         for line in lines:
             flow.response.headers.add("Set-Cookie", line)
 

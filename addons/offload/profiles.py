@@ -114,6 +114,7 @@ class Profile:
     host: str = "keep"
     sources: dict[str, str] = field(default_factory=dict)
     not_emulated: tuple[str, ...] = ()
+    fix: str = ""  # what can be changed at the front end itself when the app does not see HTTPS
 
     @property
     def variables(self) -> frozenset[str]:
@@ -123,6 +124,12 @@ class Profile:
             if rule.value:
                 names |= rule.value.names
         return frozenset(names)
+
+    @property
+    def xff_has_port(self) -> bool:
+        """X-Forwarded-For entries written as ip:port (Azure App Service, App Gateway)."""
+        rule = self.rule("X-Forwarded-For")
+        return bool(rule and rule.value and "client_ip_port" in rule.value.names)
 
     def rule(self, header: str) -> HeaderRule | None:
         """The last rule for a header name (case-insensitive), if any."""
@@ -150,7 +157,7 @@ def load_profile(name: str) -> Profile:
 def parse_profile(name: str, data: dict) -> Profile:
     where = f"profile {name}"
     known = {"summary", "extends", "https_redirect", "peer", "host", "sources", "request", "response",
-             "not_emulated"}
+             "not_emulated", "fix"}
     unknown = set(data) - known
     if unknown:
         raise ProfileError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
@@ -175,6 +182,7 @@ def parse_profile(name: str, data: dict) -> Profile:
         host=host,
         sources=sources,
         not_emulated=tuple(data.get("not_emulated", base.not_emulated if base else ())),
+        fix=data.get("fix", base.fix if base else ""),
     )
 
 

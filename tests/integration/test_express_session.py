@@ -1,7 +1,5 @@
 """The seed story end to end: the real mitmdump with the addon in front of a real Express 5 + express-session app."""
 
-import os
-import subprocess
 
 import pytest
 
@@ -79,25 +77,6 @@ def test_the_app_sees_the_host_the_client_used_or_frontend_host(app, confdir):
         _, _, seen = login(proxy, confdir, True)
         assert seen_header(seen, "host") == ["myapp.azurewebsites.net"]
         assert seen_header(seen, "disguised-host") == ["myapp.azurewebsites.net"]
-
-
-PEER = "169.254.129.1"
-
-
-@pytest.fixture
-def peer_address():
-    """169.254.129.1 on the loopback interface (App Service's peer on Linux); added when running as root."""
-    check = subprocess.run(["ip", "-4", "addr", "show", "dev", "lo"], capture_output=True, text=True)
-    if f"inet {PEER}/" in check.stdout:
-        yield PEER
-        return
-    if os.geteuid() != 0:
-        pytest.skip(f"needs {PEER} on lo; as root this test adds it (ip addr add {PEER}/32 dev lo)")
-    subprocess.run(["ip", "addr", "add", f"{PEER}/32", "dev", "lo"], check=True)
-    try:
-        yield PEER
-    finally:
-        subprocess.run(["ip", "addr", "del", f"{PEER}/32", "dev", "lo"], check=False)
 
 
 def test_frontend_peer_the_app_sees_connections_from_that_address(app, confdir, peer_address):

@@ -1,0 +1,108 @@
+"""An Exchange: one request as the front end received it and the app's answer, as plain values the rules read."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from urllib.parse import urlsplit
+
+from .setcookie import SetCookie, parse_all
+
+# Bodies the rules read: textual and bounded, so a large download costs nothing.
+BODY_LIMIT = 512 * 1024
+TEXTUAL = re.compile(r"^(text/|application/(json|[\w.+-]*\+json|xhtml\+xml|xml|javascript|ld\+json))", re.I)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """What the rules see: never a flow, never a cookie value."""
+
+    method: str
+    scheme: str  # how the request reached the front end: "https" or "http"
+    host: str  # the public host the client used (with any port)
+    path: str  # path and query
+    status: int
+    headers: tuple[tuple[str, str], ...]  # the app's response headers, before the front end adds its own
+    body: str = ""  # decoded text of a textual body, at most BODY_LIMIT characters; "" otherwise
+    backends: tuple[str, ...] = ()  # host:port names of the app itself (the upstream), for backend-host-leak
+    request_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # as forwarded to the app
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}{self.path}"
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return None
+
+    def header_all(self, name: str) -> list[str]:
+        name = name.lower()
+        return [v for k, v in self.headers if k.lower() == name]
+
+    def request_header(self, name: str) -> str | None:
+        name = name.lower()
+        for k, v in self.request_headers:
+            if k.lower() == name:
+                return v
+        return None
+
+    @cached_property
+    def cookies(self) -> list[SetCookie]:
+        return parse_all(self.header_all("Set-Cookie"))
+
+    @property
+    def set_names(self) -> set[str]:
+        """Names of the cookies this response sets (not those it deletes)."""
+        return {c.name for c in self.cookies if not c.deleted}
+
+    @property
+    def location(self) -> str | None:
+        return self.header("Location") if 300 <= self.status < 400 else None
+
+
+def textual(content_type: str | None) -> bool:
+    return bool(content_type and TEXTUAL.match(content_type.strip()))
+
+
+def decode_body(raw: bytes | None, content_type: str | None) -> str:
+    """The text the rules search: only for textual types, bounded, never raising."""
+    if not raw or not textual(content_type):
+        return ""
+    charset = "utf-8"
+    m = re.search(r"charset=([\w.-]+)", content_type or "", re.I)
+    if m:
+        charset = m.group(1)
+    try:
+        return raw[:BODY_LIMIT].decode(charset, errors="replace")
+    except LookupError:
+        return raw[:BODY_LIMIT].decode("utf-8", errors="replace")
+
+
+def same_origin_url(url: str, scheme: str, host: str) -> tuple[str, str, str] | None:
+    """(scheme, host, path) of an absolute or relative URL resolved against scheme://host; None if unparsable."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme and parts.scheme.lower() not in ("http", "https"):
+        return None
+    s = parts.scheme.lower() or scheme
+    h = parts.netloc if parts.netloc else host
+    path = parts.path or "/"
+    if not parts.netloc and not path.startswith("/"):
+        return None  # a relative path: resolving needs the base path; never a scheme change
+    if parts.query:
+        path += "?" + parts.query
+    return s, h, path
+
+
+def backend_names(host: str, port: int) -> tuple[str, ...]:
+    """The names an app on this machine may use for itself: 127.0.0.1:3000 is also localhost:3000."""
+    names = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    if host in ("127.0.0.1", "localhost", "::1"):
+        names += [n for n in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}") if n not in names]
+    return tuple(names)

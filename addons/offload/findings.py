@@ -1,0 +1,198 @@
+"""Findings: the rule catalog, one Finding per problem, routes, framework fingerprints and deduplication."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
+
+from .exchange import Exchange
+
+SEVERITIES = ("info", "warning", "error")
+LEVEL = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    kind: str  # passive | differential | probe | advice
+    severity: str
+    title: str
+
+
+RULES = {r.id: r for r in [
+    Rule("secure-cookie-dropped", "differential", "error",
+         "a cookie the app sets when it knows the request is HTTPS is missing under this front end"),
+    Rule("https-redirect-loop", "passive", "error", "an HTTPS request is redirected to its own https URL"),
+    Rule("insecure-redirect", "passive", "error", "an HTTPS request is redirected to an http:// URL"),
+    Rule("csrf-origin-rejected", "differential", "error",
+         "403 under the front end, success when the app sees HTTPS"),
+    Rule("server-error-under-frontend", "differential", "error",
+         "5xx under the front end, success when the app sees HTTPS"),
+    Rule("trust-depends-on-loopback", "differential", "error",
+         "correct only when the app's peer is loopback; production peers are not"),
+    Rule("samesite-none-without-secure", "passive", "error", "SameSite=None without Secure: browsers reject the cookie"),
+    Rule("cookie-prefix-violation", "passive", "error",
+         "__Secure-/__Host- cookie without the attributes its prefix requires"),
+    Rule("cookie-not-secure", "passive", "warning", "a cookie set on an HTTPS request without Secure"),
+    Rule("insecure-absolute-url", "passive", "warning", "http:// links to the public host in an HTTPS response"),
+    Rule("backend-host-leak", "passive", "warning", "the app builds URLs with its internal host"),
+    Rule("trusts-spoofed-forwarding", "probe", "warning",
+         "the app believes X-Forwarded-* sent by an untrusted client"),
+    Rule("client-ip-port", "advice", "info",
+         "X-Forwarded-For carries ip:port and the framework keeps the port in its client IP"),
+]}
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    method: str
+    route: str
+    subject: str  # what the finding is about: a cookie name, a Location, a URL...
+    message: str  # one sentence, no secrets
+    url: str = ""
+    evidence: str = ""
+    frontend: str = ""
+    framework: str = ""
+    advice: str = ""
+    count: int = 1
+
+    @property
+    def severity(self) -> str:
+        return RULES[self.rule].severity
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return self.rule, self.method, self.route, self.subject
+
+    def line(self) -> str:
+        """The one log line a developer reads."""
+        text = f"{self.severity} {self.rule}: {self.message}"
+        if self.advice:
+            text += f" Fix{f' ({self.framework})' if self.framework else ''}: {self.advice}"
+        return text
+
+    def as_json(self) -> dict:
+        return {
+            "rule": self.rule, "severity": self.severity, "frontend": self.frontend, "method": self.method,
+            "route": self.route, "url": self.url, "subject": self.subject, "evidence": self.evidence,
+            "framework": self.framework, "advice": self.advice, "count": self.count,
+        }
+
+
+# Path segments that are ids rather than routes: numbers, UUIDs, hex hashes, long opaque tokens.
+_ID = re.compile(
+    r"^(\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12,}|"
+    r"(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,})$", re.I)
+
+
+def route(path: str) -> str:
+    """'/users/42/orders/9f86d081884c7d65?x=1' -> '/users/{id}/orders/{id}': one route, one comparison."""
+    path = path.split("?", 1)[0].split("#", 1)[0] or "/"
+    return "/".join("{id}" if _ID.match(seg) else seg for seg in path.split("/"))
+
+
+def redact_url(url: str) -> str:
+    """Keep scheme, host and path; hide query values (they may hold tokens or codes)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    out = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else parts.path
+    if parts.query:
+        out += "?" + "&".join(p.split("=", 1)[0] + ("=…" if "=" in p else "") for p in parts.query.split("&"))
+    return out
+
+
+# --- framework fingerprints -------------------------------------------------------------------------------------
+
+# (framework, how it shows itself). Session cookie names: frameworks.md sections 2.1-2.12 and their docs.
+_COOKIE_PRINTS = [
+    ("Express (express-session)", re.compile(r"^connect\.sid$")),
+    ("Express (cookie-session)", re.compile(r"^(session|express:sess)\.sig$")),
+    ("Koa", re.compile(r"^koa[.:]sess(\.sig)?$")),
+    ("Django", re.compile(r"^(sessionid|csrftoken)$")),
+    ("ASP.NET Core", re.compile(r"^\.AspNetCore\.")),
+    ("Laravel", re.compile(r"^laravel_session$")),
+    ("Rails", re.compile(r"^_[\w-]+_session$")),
+    ("Spring Boot", re.compile(r"^JSESSIONID$")),
+    ("Fastify", re.compile(r"^sessionId$")),
+]
+_BODY_PRINTS = [
+    ("Koa", "Cannot send secure cookie over unencrypted connection"),
+    ("Django", "Origin checking failed"),
+    ("Django", "CSRF verification failed"),
+    ("Next.js", "Invalid Server Actions request"),
+]
+_HEADER_PRINTS = [  # (header, pattern, framework)
+    ("x-powered-by", re.compile(r"^Next\.js", re.I), "Next.js"),
+    ("x-powered-by", re.compile(r"^Express", re.I), "Express"),
+    ("x-powered-by", re.compile(r"^ASP\.NET", re.I), "ASP.NET Core"),
+    ("server", re.compile(r"^Kestrel", re.I), "ASP.NET Core"),
+    ("server", re.compile(r"^uvicorn", re.I), "FastAPI/Starlette (uvicorn)"),
+    ("server", re.compile(r"^gunicorn", re.I), "gunicorn"),
+    ("server", re.compile(r"^Werkzeug", re.I), "Flask"),
+    ("server", re.compile(r"^WSGIServer", re.I), "Django"),
+    ("server", re.compile(r"^(Puma|WEBrick)", re.I), "Rails"),
+]
+
+
+def fingerprint(*exchanges: Exchange | None) -> str:
+    """The framework the responses give away, most specific evidence first; "" when unknown."""
+    found: list[str] = []
+    for ex in filter(None, exchanges):
+        for c in ex.cookies:
+            found += [fw for fw, pattern in _COOKIE_PRINTS if pattern.match(c.name)]
+        found += [fw for fw, text in _BODY_PRINTS if text in ex.body]
+    if found:
+        return found[0]
+    for ex in filter(None, exchanges):
+        for header, pattern, fw in _HEADER_PRINTS:
+            value = ex.header(header)
+            if value and pattern.search(value):
+                # Flask's session cookie is just "session": Werkzeug plus that cookie is Flask.
+                return fw
+        if any(c.name == "session" for c in ex.cookies):
+            return "Flask"
+    return ""
+
+
+# --- aggregation ------------------------------------------------------------------------------------------------
+
+@dataclass
+class Findings:
+    """Unique findings with counts; bounded, thread-safe, flows never kept."""
+
+    limit: int = 1000
+    items: dict[tuple, Finding] = field(default_factory=dict)
+    dropped: int = 0
+    flows: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, finding: Finding) -> bool:
+        """Record a finding; True when it is new (and should be reported now)."""
+        with self._lock:
+            old = self.items.get(finding.key)
+            if old is not None:
+                self.items[finding.key] = replace(old, count=old.count + 1)
+                return False
+            if len(self.items) >= self.limit:
+                self.dropped += 1
+                return False
+            self.items[finding.key] = finding
+            return True
+
+    def all(self) -> list[Finding]:
+        with self._lock:
+            return sorted(self.items.values(), key=lambda f: (-LEVEL[f.severity], f.rule, f.route, f.subject))
+
+    def count(self, severity: str) -> int:
+        return sum(1 for f in self.all() if f.severity == severity)
+
+    def reaches(self, level: str) -> bool:
+        """Any finding at or above a level: 'error', 'warning'; 'never' is never reached."""
+        if level == "never":
+            return False
+        return any(LEVEL[f.severity] >= LEVEL[level] for f in self.all())

@@ -1,0 +1,141 @@
+"""Passive rules (the rule catalog's `inspect` half): small pure functions from one HTTPS exchange to findings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from .exchange import Exchange, same_origin_url
+from .findings import Finding, redact_url, route
+
+Passive = Callable[[Exchange], Iterator[Finding]]
+
+# Headers that carry URLs a browser follows or shows (Location is the redirect rules' business).
+URL_HEADERS = ("Content-Location", "Link", "Refresh")
+
+
+def same_host(a: str, b: str) -> bool:
+    """Host names equal, ignoring case and default ports (http://host:80 is http://host)."""
+    return re.sub(r":(80|443)$", "", a.lower()) == re.sub(r":(80|443)$", "", b.lower())
+
+
+def _finding(ex: Exchange, rule: str, subject: str, message: str, evidence: str = "") -> Finding:
+    return Finding(rule, ex.method, route(ex.path), subject, message, redact_url(ex.url), evidence)
+
+
+def https_redirect_loop(ex: Exchange) -> Iterator[Finding]:
+    """A redirect from an HTTPS URL to the very same https URL: the browser follows it forever."""
+    target = ex.location and same_origin_url(ex.location, "https", ex.host)
+    if target and target[0] == "https" and same_host(target[1], ex.host) and target[2] == ex.path:
+        yield _finding(ex, "https-redirect-loop", redact_url(ex.location),
+                       f"{ex.method} {route(ex.path)} answers {ex.status} redirecting to itself "
+                       f"({redact_url(ex.location)}): the app thinks the HTTPS request was plain HTTP, so the "
+                       "browser loops until 'too many redirects'.", f"{ex.status} Location: {redact_url(ex.location)}")
+
+
+def insecure_redirect(ex: Exchange) -> Iterator[Finding]:
+    """A redirect from HTTPS to http:// on the public host: the app builds its URL from the scheme it believes."""
+    target = ex.location and same_origin_url(ex.location, "https", ex.host)
+    if target and target[0] == "http" and same_host(target[1], ex.host):
+        yield _finding(ex, "insecure-redirect", redact_url(ex.location),
+                       f"{ex.method} {route(ex.path)} redirects an HTTPS request to {redact_url(ex.location)}: "
+                       "the app builds http:// URLs because it does not see HTTPS.",
+                       f"{ex.status} Location: {redact_url(ex.location)}")
+
+
+def samesite_none_without_secure(ex: Exchange) -> Iterator[Finding]:
+    for c in ex.cookies:
+        if c.samesite == "none" and not c.secure and not c.deleted:
+            yield _finding(ex, "samesite-none-without-secure", c.name,
+                           f"cookie {c.name} is set with SameSite=None but without Secure: browsers reject it.",
+                           f"Set-Cookie: {c.name}=<value>; SameSite=None (no Secure)")
+
+
+def cookie_prefix_violation(ex: Exchange) -> Iterator[Finding]:
+    for c in ex.cookies:
+        lower = c.name.lower()
+        problems = []
+        if lower.startswith(("__secure-", "__host-")) and not c.secure:
+            problems.append("no Secure")
+        if lower.startswith("__host-"):
+            if c.attributes.get("path") != "/":
+                problems.append("Path is not /")
+            if "domain" in c.attributes:
+                problems.append("has a Domain")
+        if problems:
+            yield _finding(ex, "cookie-prefix-violation", c.name,
+                           f"cookie {c.name} breaks its prefix's rules ({', '.join(problems)}): browsers reject it.",
+                           f"Set-Cookie: {c.name}=<value>; {', '.join(problems)}")
+
+
+def cookie_not_secure(ex: Exchange) -> Iterator[Finding]:
+    for c in ex.cookies:
+        if not c.secure and not c.deleted and c.samesite != "none" and not c.name.lower().startswith(
+                ("__secure-", "__host-")):  # those two are already errors above
+            yield _finding(ex, "cookie-not-secure", c.name,
+                           f"cookie {c.name} is set on an HTTPS request without Secure: browsers would also send "
+                           "it over plain HTTP.", f"Set-Cookie: {c.name}=<value> (no Secure)")
+
+
+def _absolute_urls(host: str) -> re.Pattern:
+    # http://host and its JSON-escaped form http:\/\/host, not followed by more host name characters.
+    return re.compile(r"http:(?://|\\/\\/)" + re.escape(host) + r"(?![\w.-])", re.I)
+
+
+def insecure_absolute_url(ex: Exchange) -> Iterator[Finding]:
+    """http:// links to the public host in headers or a textual body: mixed content, or a way off HTTPS."""
+    pattern = _absolute_urls(ex.host)
+    for name in URL_HEADERS:
+        for value in ex.header_all(name):
+            if pattern.search(value):
+                yield _finding(ex, "insecure-absolute-url", f"{name} header",
+                               f"{ex.method} {route(ex.path)} sends an http:// URL to its own host in {name} on an "
+                               "HTTPS response.", f"{name}: {redact_url(value.split(';')[0].strip('<> '))}")
+    if ex.body:
+        m = pattern.search(ex.body)
+        if m:
+            yield _finding(ex, "insecure-absolute-url", "body",
+                           f"{ex.method} {route(ex.path)} links to http://{ex.host} in its body on an HTTPS "
+                           "response: browsers block or downgrade those links.",
+                           _snippet(ex.body, m.start()))
+
+
+def backend_host_leak(ex: Exchange) -> Iterator[Finding]:
+    """URLs with the app's own address (localhost:3000) that only work on the developer's machine."""
+    names = [b for b in ex.backends if not same_host(b, ex.host)]
+    if not names:
+        return
+    pattern = re.compile(r"(?://|\\/\\/)(" + "|".join(map(re.escape, names)) + r")(?![\w.-]|:\d)", re.I)
+    for name in ("Location",) + URL_HEADERS:
+        for value in ex.header_all(name):
+            if m := pattern.search(value):
+                yield _finding(ex, "backend-host-leak", f"{name} header",
+                               f"{ex.method} {route(ex.path)} puts the app's internal address {m.group(1)} in "
+                               f"{name}; behind the front end users must see {ex.host}.",
+                               f"{name}: {redact_url(value.split(';')[0].strip('<> '))}")
+    if ex.body:
+        m = pattern.search(ex.body)
+        if m:
+            yield _finding(ex, "backend-host-leak", "body",
+                           f"{ex.method} {route(ex.path)} links to the app's internal address {m.group(1)} in its "
+                           f"body; behind the front end users must see {ex.host}.", _snippet(ex.body, m.start()))
+
+
+def _snippet(text: str, at: int, width: int = 60) -> str:
+    """A short, single-line excerpt around a match; query values hidden."""
+    start = max(0, at - 10)
+    piece = re.sub(r"\s+", " ", text[start:start + width])
+    return re.sub(r"(\?|&)([^=&\s\"'<>]+)=[^&\s\"'<>]*", r"\1\2=…", piece)
+
+
+PASSIVE: tuple[Passive, ...] = (
+    https_redirect_loop, insecure_redirect, samesite_none_without_secure, cookie_prefix_violation,
+    cookie_not_secure, insecure_absolute_url, backend_host_leak,
+)
+
+
+def inspect(ex: Exchange) -> list[Finding]:
+    """All passive findings for one exchange; only requests that reached the front end over HTTPS are judged."""
+    if ex.scheme != "https":
+        return []
+    return [f for rule in PASSIVE for f in rule(ex)]

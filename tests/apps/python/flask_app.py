@@ -1,0 +1,48 @@
+"""Flask behind ProxyFix building absolute URLs and redirects [frameworks.md 2.6].
+
+    python flask_app.py PORT
+
+ProxyFix trusts X-Forwarded-Proto, which a front end that only sends x-arr-ssl never provides: url_for(...,
+_external=True) and redirects come out as http://. SEED_FIX=1 adds a WSGI shim mapping x-arr-ssl first.
+"""
+
+import os
+import sys
+
+from flask import Flask, redirect, session, url_for
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+app = Flask(__name__)
+app.secret_key = "offload-test-only"
+app.config.update(SESSION_COOKIE_SECURE=True, SESSION_COOKIE_SAMESITE="Lax")
+app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+if os.environ.get("SEED_FIX") == "1":
+    inner = app.wsgi_app
+
+    def arr_ssl(environ, start_response):
+        if "HTTP_X_ARR_SSL" in environ and "HTTP_X_FORWARDED_PROTO" not in environ:
+            environ["HTTP_X_FORWARDED_PROTO"] = "https"
+        return inner(environ, start_response)
+
+    app.wsgi_app = arr_ssl
+
+
+@app.route("/")
+def home():
+    return f'<p>Home. <a href="{url_for("profile", _external=True)}">your profile</a></p>'
+
+
+@app.route("/profile")
+def profile():
+    return "<p>profile</p>"
+
+
+@app.route("/login")
+def login():
+    session["user"] = "demo"
+    return redirect(url_for("home", _external=True))
+
+
+if __name__ == "__main__":
+    app.run("127.0.0.1", int(sys.argv[1]))
