@@ -32,7 +32,7 @@ def show_login(proxy_port: int, title: str, sets: list[str], app_port: int) -> b
     print(f"\n{title}")
     print(f"  mitmdump -s addons/azure_arr.py --mode reverse:http://127.0.0.1:{app_port}@127.0.0.1:{proxy_port}"
           + "".join(f" --set {s}" for s in sets))
-    with mitmdump(app_port, *sets, port=proxy_port, confdir=CONFDIR):
+    with mitmdump(app_port, *sets, port=proxy_port, confdir=CONFDIR) as proxy:
         browser = Browser(proxy_port, tls=True, confdir=CONFDIR)
         login = browser.get("/login", headers={"Accept": "application/json"})
         seen = login.json()["seen"]
@@ -51,6 +51,11 @@ def show_login(proxy_port: int, title: str, sets: list[str], app_port: int) -> b
         who = me.json().get("user")
         print(f"  GET https://localhost:{proxy_port}/me -> {me.status} "
               + (f"(logged in as {who})" if who else "(not logged in)"))
+    findings = [line.split("] ", 1)[-1] for line in proxy.output.splitlines()
+                if re.search(r"offload: (error|warning) ", line)]
+    print("  offload said:" if findings else "  offload said: no problems found.")
+    for line in findings:
+        print(textwrap.fill(line, 110, initial_indent="    ", subsequent_indent="      "))
     return bool(session) and me.status == 200
 
 

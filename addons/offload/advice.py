@@ -131,7 +131,7 @@ def for_finding(rule: str, framework: str, ctx: Context) -> str:
     if rule in COOKIE_RULES:
         text = _COOKIE.get(framework) or _COOKIE.get(base) or "add Secure to the cookie (and SameSite=Lax or None)."
         if rule == "cookie-prefix-violation":
-            text = "__Secure- cookies need Secure; __Host- cookies need Secure, Path=/ and no Domain. " + text
+            text = "__Secure- cookies need Secure; __Host- cookies need Secure, Path=/ and no Domain; " + text
         return text
     if rule == "trust-depends-on-loopback":
         return _LOOPBACK.get(base, _GENERIC_LOOPBACK).format(peer=ctx.peer or "the front end's address")

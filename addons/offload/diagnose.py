@@ -228,10 +228,10 @@ class Diagnose:
         framework = fingerprint(*exchanges)
         if framework:
             self.session.framework = framework
-            self.advise_ip_port(framework)
+            self.advise_ip_port(framework, exchanges[0])
         return framework or self.session.framework
 
-    def advise_ip_port(self, framework: str) -> None:
+    def advise_ip_port(self, framework: str, ex: Exchange) -> None:
         """client-ip-port: once per run, when ip:port X-Forwarded-For meets a framework that keeps the port."""
         if self.advised_ip_port or not self.emulation.profile.xff_has_port:
             return
@@ -239,7 +239,8 @@ class Diagnose:
             self.advised_ip_port = True
             self.record(Finding("client-ip-port", "*", "*", framework,
                                 f"{self.emulation.profile.name} sends X-Forwarded-For as ip:port and {framework} "
-                                "keeps the port in its client IP.", evidence="X-Forwarded-For: 203.0.113.7:50123"),
+                                "keeps the port in its client IP.",
+                                evidence=f"X-Forwarded-For: {ex.request_header('X-Forwarded-For') or ''}"),
                         framework)
 
     def report(self, findings: list[Finding], flow: http.HTTPFlow | None, *exchanges: Exchange) -> None:
@@ -287,7 +288,7 @@ def mark(flow: http.HTTPFlow, finding: Finding) -> None:
         flow.marked = marker
     line = f"offload {finding.severity} {finding.rule}: {finding.message}"
     if finding.advice:
-        line += f" Fix{f' ({finding.framework})' if finding.framework else ''}: {finding.advice}"
+        line += f" Fix{f' for {finding.framework}' if finding.framework else ''}: {finding.advice}"
     if line not in flow.comment:
         flow.comment = f"{flow.comment}\n{line}" if flow.comment else line
 

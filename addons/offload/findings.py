@@ -71,7 +71,7 @@ class Finding:
         """The one log line a developer reads."""
         text = f"{self.severity} {self.rule}: {self.message}"
         if self.advice:
-            text += f" Fix{f' ({self.framework})' if self.framework else ''}: {self.advice}"
+            text += f" Fix{f' for {self.framework}' if self.framework else ''}: {self.advice}"
         return text
 
     def as_json(self) -> dict:

@@ -53,7 +53,8 @@ def to_junit(findings: list[Finding], frontend: str, fail_level: str = "error") 
     for (rule, request), items in sorted(groups.items()):
         case = ET.SubElement(suite, "testcase", classname=f"offload.{frontend}.{rule}", name=f"{rule} {request}")
         worst = max(items, key=lambda f: LEVEL[f.severity])
-        text = "\n".join(f"{f.severity}: {f.message}\n  evidence: {f.evidence}\n  fix: {f.advice}" for f in items)
+        text = "\n".join(f"{f.severity} [{f.subject}]: {f.message}\n  evidence: {f.evidence}\n  fix: {f.advice}"
+                         for f in items)
         if LEVEL[worst.severity] >= threshold:
             failures += 1
             failure = ET.SubElement(case, "failure", type=worst.severity, message=worst.message)

@@ -7,6 +7,8 @@ import pytest
 from mitmproxy.test import taddons
 
 from offload.addon import Offload
+from offload.diagnose import Diagnose
+from offload.findings import RULES
 from offload.profiles import profile_names
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
@@ -19,9 +21,9 @@ def test_every_profile_is_in_the_profiles_table(name):
 
 def test_every_option_is_in_the_options_table():
     a = Offload()
-    with taddons.context(a) as tctx:
+    with taddons.context(a, Diagnose(a)) as tctx:
         options = [k for k in tctx.options.keys() if k.startswith("frontend")]
-    assert len(options) == 6
+    assert len(options) == 10
     for option in options:
         assert re.search(rf"^\| `{option}` \|", README, re.M), f"README's options table lacks {option}"
 
@@ -29,3 +31,8 @@ def test_every_option_is_in_the_options_table():
 def test_the_documented_commands_listen_on_loopback_only():
     for mode in re.findall(r"--mode (\S+)", README):
         assert re.search(r"@127\.0\.0\.1:\d+$", mode), f"README documents a listener beyond loopback: {mode}"
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_every_rule_is_in_the_rules_table(rule):
+    assert re.search(rf"^\| `{rule}` \| {RULES[rule].kind} \| {RULES[rule].severity} \|", README, re.M)

@@ -49,15 +49,13 @@ app.get('/', (req, res) => {
   res.type('html').send(`<!doctype html><title>offload demo</title>
 <h1>offload demo app</h1>
 <p>${req.session.user ? `Logged in as ${req.session.user}.` : 'Not logged in.'}</p>
-<form method="post" action="/login"><button>Log in</button></form>
+<form method="get" action="/login"><button>Log in</button></form>
 <p><a href="/me">/me</a> &middot; <a href="/seen">/seen</a></p>`);
 });
 
 function login(req, res) {
   req.session.user = 'demo';
-  if (req.accepts(['json', 'html']) === 'html' && req.method === 'POST') {
-    return res.redirect(303, '/');
-  }
+  if (req.accepts(['json', 'html']) === 'html') return res.redirect(303, '/'); // a browser goes back home
   res.json({ loggedIn: true, seen: seen(req) });
 }
 app.get('/login', login);

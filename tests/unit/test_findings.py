@@ -1,0 +1,138 @@
+"""Findings around the rules: fingerprints, advice, deduplication, the JSON and JUnit reports."""
+
+import json
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from offload import advice
+from offload.exchange import Exchange
+from offload.findings import Finding, Findings, fingerprint, redact_url
+from offload.report import summary_lines, to_json, to_junit
+
+
+def ex(headers=(), body=""):
+    return Exchange("GET", "https", "myapp.example", "/", 200, tuple(headers), body)
+
+
+@pytest.mark.parametrize("headers, body, framework", [
+    ([("Set-Cookie", "connect.sid=x; Secure")], "", "Express (express-session)"),
+    ([("Set-Cookie", "session=x"), ("Set-Cookie", "session.sig=y")], "", "Express (cookie-session)"),
+    ([("Set-Cookie", "koa.sess=x")], "", "Koa"),
+    ([], "Error: Cannot send secure cookie over unencrypted connection", "Koa"),
+    ([("Set-Cookie", "csrftoken=x")], "", "Django"),
+    ([("Set-Cookie", ".AspNetCore.Cookies=x")], "", "ASP.NET Core"),
+    ([("Set-Cookie", "_shop_session=x")], "", "Rails"),
+    ([("Set-Cookie", "laravel_session=x")], "", "Laravel"),
+    ([("Set-Cookie", "JSESSIONID=x")], "", "Spring Boot"),
+    ([("X-Powered-By", "Next.js")], "", "Next.js"),
+    ([("X-Powered-By", "Express")], "", "Express"),
+    ([("Server", "uvicorn")], "", "FastAPI/Starlette (uvicorn)"),
+    ([("Server", "gunicorn")], "", "gunicorn"),
+    ([("Server", "Werkzeug/3.1 Python/3.13")], "", "Flask"),
+    ([("Set-Cookie", "session=x")], "", "Flask"),
+    ([("Server", "nginx")], "", ""),
+])
+def test_fingerprints(headers, body, framework):
+    assert fingerprint(ex(headers, body)) == framework
+
+
+def test_a_cookie_from_the_reference_answer_names_the_framework_the_dropped_answer_hides():
+    assert fingerprint(ex([("X-Powered-By", "Express")]), ex([("Set-Cookie", "connect.sid=x")])) == \
+        "Express (express-session)"
+
+
+XARR = advice.Context("X-ARR-SSL", sends_xfp=False, frontend_fix="turn on enableXFF.")
+XFP = advice.Context("X-Forwarded-Proto", sends_xfp=True, peer="169.254.129.1")
+
+
+@pytest.mark.parametrize("framework, without_xfp, with_xfp", [
+    ("Express (express-session)", "x-arr-ssl", "trust proxy"),
+    ("Koa", "app.proxy = true", "app.proxy = true"),
+    ("Django", "HTTP_X_ARR_SSL", "SECURE_PROXY_SSL_HEADER"),
+    ("Flask", "HTTP_X_ARR_SSL", "ProxyFix"),
+    ("Rails", "assume_ssl", "assume_ssl"),
+    ("ASP.NET Core", "X-ARR-SSL", "KnownIPNetworks"),
+    ("Spring Boot", "X-ARR-SSL", "forward-headers-strategy"),
+    ("Laravel", "X-ARR-SSL", "trustProxies"),
+    ("FastAPI/Starlette (uvicorn)", "x-arr-ssl", "--forwarded-allow-ips"),
+    ("gunicorn", "HTTP_X_ARR_SSL", "--forwarded-allow-ips"),
+    ("Fastify", "x-arr-ssl", "trustProxy"),
+    ("Next.js", "X-Forwarded-Proto", "X-Forwarded-Proto"),
+    ("", "x-arr-ssl", "X-Forwarded-Proto"),
+])
+def test_scheme_advice_depends_on_the_framework_and_on_what_the_front_end_sends(framework, without_xfp, with_xfp):
+    assert without_xfp in advice.for_finding("secure-cookie-dropped", framework, XARR)
+    assert "Or at the front end: turn on enableXFF." in advice.for_finding("https-redirect-loop", framework, XARR)
+    assert with_xfp in advice.for_finding("insecure-redirect", framework, XFP)
+
+
+def test_loopback_advice_names_the_peer():
+    text = advice.for_finding("trust-depends-on-loopback", "FastAPI/Starlette (uvicorn)", XFP)
+    assert "--forwarded-allow-ips='169.254.129.1'" in text
+
+
+def test_ip_port_advice_only_for_frameworks_that_keep_the_port():
+    assert advice.keeps_port_in_client_ip("Express (express-session)") and advice.keeps_port_in_client_ip("Flask")
+    assert not advice.keeps_port_in_client_ip("Django") and not advice.keeps_port_in_client_ip("")
+
+
+def finding(rule="secure-cookie-dropped", route="/login", subject="connect.sid", **kw):
+    return Finding(rule, "GET", route, subject, f"{rule} on {route}", f"https://myapp.example{route}", "ev", **kw)
+
+
+def test_findings_are_deduplicated_and_counted():
+    store = Findings()
+    assert store.add(finding()) is True
+    assert store.add(finding()) is False
+    assert store.add(finding(subject="other")) is True
+    assert [(f.subject, f.count) for f in store.all()] == [("connect.sid", 2), ("other", 1)]
+
+
+def test_findings_are_bounded():
+    store = Findings(limit=3)
+    for i in range(10):
+        store.add(finding(route=f"/r{i}"))
+    assert len(store.all()) == 3 and store.dropped == 7
+
+
+@pytest.mark.parametrize("level, reached", [("never", False), ("error", False), ("warning", True)])
+def test_fail_levels(level, reached):
+    store = Findings()
+    store.add(finding("cookie-not-secure", subject="sid"))
+    store.add(finding("client-ip-port", subject="Express"))
+    assert store.reaches(level) is reached
+
+
+def test_redact_url_hides_query_values():
+    assert redact_url("https://h/cb?code=abc&state=xyz&flag") == "https://h/cb?code=…&state=…&flag"
+
+
+def test_json_report_follows_the_contract():
+    findings = [finding(frontend="azure-windows-legacy", framework="Express", advice="do x"),
+                finding("cookie-not-secure", subject="pref")]
+    doc = json.loads(json.dumps(to_json(findings, ["azure-windows-legacy"], 5)))
+    assert doc["version"] == 1 and doc["tool"] == "offload" and doc["frontends"] == ["azure-windows-legacy"]
+    assert set(doc["findings"][0]) == {"rule", "severity", "frontend", "method", "route", "url", "subject",
+                                       "evidence", "framework", "advice", "count"}
+    assert doc["summary"] == {"flows": 5, "errors": 1, "warnings": 1, "info": 0}
+
+
+def test_junit_has_a_case_per_rule_and_route_failing_at_the_level():
+    findings = [finding(), finding(subject="other"), finding("cookie-not-secure", subject="pref")]
+    suite = ET.fromstring(to_junit(findings, "azure-windows-legacy", "error"))
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert cases["secure-cookie-dropped GET /login"].find("failure").get("type") == "error"
+    assert "other" in cases["secure-cookie-dropped GET /login"].find("failure").text  # both subjects, one case
+    assert cases["cookie-not-secure GET /login"].find("failure") is None  # a warning below fail level
+    assert cases["https-redirect-loop"].find("failure") is None  # a clean rule is a passing case
+    assert suite.get("failures") == "1"
+    warned = ET.fromstring(to_junit(findings, "azure-windows-legacy", "warning"))
+    assert warned.get("failures") == "2"
+
+
+def test_summary_table():
+    lines = summary_lines([finding()], 3, "azure-windows-legacy")
+    assert lines[0] == "offload summary (azure-windows-legacy): 3 flows, 1 errors, 0 warnings, 0 info"
+    assert "secure-cookie-dropped" in lines[2] and "connect.sid" in lines[2]
+    assert summary_lines([], 3, "x")[0].endswith("no problems found")
