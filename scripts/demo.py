@@ -121,6 +121,8 @@ def serve(app_port: int, proxy_port: int, extra: list[str]) -> int:
                 shown = len(text)
         except KeyboardInterrupt:
             print("\nstopping", flush=True)
+        proxy.stop()
+        print(proxy.output[shown:], end="", flush=True)  # the summary mitmdump prints as it stops
     return 0
 
 

@@ -33,22 +33,13 @@ class Exchange:
         return f"{self.scheme}://{self.host}{self.path}"
 
     def header(self, name: str) -> str | None:
-        name = name.lower()
-        for k, v in self.headers:
-            if k.lower() == name:
-                return v
-        return None
+        return next(iter(_values(self.headers, name)), None)
 
     def header_all(self, name: str) -> list[str]:
-        name = name.lower()
-        return [v for k, v in self.headers if k.lower() == name]
+        return _values(self.headers, name)
 
     def request_header(self, name: str) -> str | None:
-        name = name.lower()
-        for k, v in self.request_headers:
-            if k.lower() == name:
-                return v
-        return None
+        return next(iter(_values(self.request_headers, name)), None)
 
     @cached_property
     def cookies(self) -> list[SetCookie]:
@@ -62,6 +53,11 @@ class Exchange:
     @property
     def location(self) -> str | None:
         return self.header("Location") if 300 <= self.status < 400 else None
+
+
+def _values(headers: tuple[tuple[str, str], ...], name: str) -> list[str]:
+    name = name.lower()
+    return [v for k, v in headers if k.lower() == name]
 
 
 def textual(content_type: str | None) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 
 from .exchange import Exchange, same_origin_url
 from .findings import Finding, redact_url, route
@@ -77,6 +78,7 @@ def cookie_not_secure(ex: Exchange) -> Iterator[Finding]:
                            "it over plain HTTP.", f"Set-Cookie: {c.name}=<value> (no Secure)")
 
 
+@lru_cache(maxsize=64)
 def _absolute_urls(host: str) -> re.Pattern:
     # http://host and its JSON-escaped form http:\/\/host, not followed by more host name characters.
     return re.compile(r"http:(?://|\\/\\/)" + re.escape(host) + r"(?![\w.-])", re.I)

@@ -189,12 +189,8 @@ def parse_profile(name: str, data: dict) -> Profile:
 def _header_rule(h: dict, where: str) -> HeaderRule:
     name = _require(h, "name", str, where)
     where = f"{where} ({name})"
-    client = h.get("client", "set")
-    if client not in CLIENT_MODES:
-        raise ProfileError(f"{where}: client must be one of {', '.join(CLIENT_MODES)}, not {client!r}")
-    when = h.get("when", "any")
-    if when not in WHEN:
-        raise ProfileError(f"{where}: when must be one of {', '.join(WHEN)}, not {when!r}")
+    client = _choice(h, "client", CLIENT_MODES, where)
+    when = _choice(h, "when", WHEN, where)
     if client == "strip":
         value = None
     else:
@@ -205,9 +201,7 @@ def _header_rule(h: dict, where: str) -> HeaderRule:
 def _cookie_rule(c: dict, where: str) -> CookieRule:
     name = _require(c, "name", str, where)
     where = f"{where} ({name})"
-    when = c.get("when", "any")
-    if when not in WHEN:
-        raise ProfileError(f"{where}: when must be one of {', '.join(WHEN)}, not {when!r}")
+    when = _choice(c, "when", WHEN, where)
     return CookieRule(
         name,
         Value.parse(_require(c, "value", str, where), where),
@@ -215,6 +209,14 @@ def _cookie_rule(c: dict, where: str) -> CookieRule:
         when,
         _require(c, "source", str, where),
     )
+
+
+def _choice(d: dict, key: str, allowed, where: str) -> str:
+    """An enumerated field; its first allowed value is the default."""
+    value = d.get(key, next(iter(allowed)))
+    if value not in allowed:
+        raise ProfileError(f"{where}: {key} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
 
 
 def _require(d: dict, key: str, kind: type, where: str):
