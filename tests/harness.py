@@ -243,14 +243,15 @@ class Diagnosis:
         return self.found("error") | self.found("warning")
 
 
-def diagnose(app_port: int, actions, *sets: str, confdir: str | Path, folder: Path) -> Diagnosis:
+def diagnose(app_port: int, actions, *sets: str, confdir: str | Path, folder: Path, port: int | None = None
+             ) -> Diagnosis:
     """Run mitmdump with the addon (frontend_fail_on=error and both reports), drive it, stop it, read the results."""
     folder.mkdir(parents=True, exist_ok=True)
     json_path, junit_path = folder / "report.json", folder / "report.xml"
     for p in (json_path, junit_path):
         p.unlink(missing_ok=True)
     with mitmdump(app_port, f"frontend_report={json_path}", f"frontend_junit={junit_path}",
-                  "frontend_fail_on=error", *sets, confdir=confdir) as proxy:
+                  "frontend_fail_on=error", *sets, port=port, confdir=confdir) as proxy:
         actions(proxy.port)
         status = proxy.stop(timeout=20)
     if not json_path.exists():

@@ -24,6 +24,8 @@ SCHEMES = {
     "auto": "as the client actually connected to mitmproxy (TLS or not)",
     "http": "every request reached the front end over plain HTTP",
 }
+# mitmproxy's request.http_version -> the protocol-version token Via uses (RFC 9110 7.6.3).
+VIA_VERSIONS = {"HTTP/1.0": "1.0", "HTTP/1.1": "1.1", "HTTP/2.0": "2", "HTTP/3": "3", "HTTP/3.0": "3"}
 _HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 
 
@@ -86,6 +88,7 @@ class FlowState:
     """What the emulation knows about one flow; kept beside the flow (not in flow.metadata, which -w saves)."""
 
     incoming: fwd.Incoming
+    values: dict[str, str] | None = None  # the template values its request used; its response reuses them
     app_headers: tuple | None = None  # the app's response header fields, before the front end added its own
     frontend_response: bool = False  # the front end answered itself (e.g. its HTTP->HTTPS redirect)
 
@@ -97,7 +100,6 @@ class Offload:
         self.flows: weakref.WeakKeyDictionary[http.HTTPFlow, FlowState] = weakref.WeakKeyDictionary()
         self.profile: Profile = load_profile(DEFAULT_PROFILE)
         self.rules = self.profile.request
-        self.needed = self.profile.variables
         self.host: str | None = None
         self.peer: str | None = None
 
@@ -149,7 +151,6 @@ class Offload:
             self.peer = parse_peer(o.frontend_peer)
         if updated & {"frontend", "frontend_xfp"}:
             self.rules = fwd.with_xfp_policy(self.profile, o.frontend_xfp)
-            self.needed = frozenset().union(*(r.value.names for r in self.rules if r.value))
 
     def running(self):
         # A front end passes the client's Host on; mitmproxy's reverse mode would replace it with the app's.
@@ -195,12 +196,15 @@ class Offload:
             listen_ip, listen_port = conn.sockname[:2]
             host = f"[{listen_ip}]:{listen_port}" if ":" in listen_ip else f"{listen_ip}:{listen_port}"
         tls = fwd.tls_version(conn.tls_version) if conn.tls_established else ""
+        request = flow.request
         return fwd.Incoming(
             scheme=self.scheme_of(flow),
             host=host,
-            path=flow.request.path,
-            headers=list(flow.request.headers.items(multi=True)),
+            path=request.path,
+            headers=list(request.headers.items(multi=True)),
             client=fwd.Client(ip, port, tls),
+            http_version=VIA_VERSIONS.get(request.http_version, "1.1"),
+            upstream=f"{request.host}:{request.port}",
         )
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
@@ -214,8 +218,8 @@ class Offload:
                 self.profile.https_redirect, b"", {"Location": f"https://{incoming.host}{incoming.path}"}
             )
             return
-        self.flows[flow] = FlowState(incoming)
-        forwarded = fwd.forward(self.rules, incoming, self.needed)
+        forwarded = fwd.forward(self.profile, incoming, self.rules)
+        self.flows[flow] = FlowState(incoming, forwarded.values)
         flow.request.headers.fields = tuple((_b(n), _b(v)) for n, v in forwarded.headers)
         flow.request.host_header = forwarded.host
 
@@ -227,11 +231,13 @@ class Offload:
         if state is None or state.frontend_response:
             return
         state.app_headers = flow.response.headers.fields
-        if not ctx.options.frontend_affinity or not self.profile.cookies:
+        affinity = ctx.options.frontend_affinity and bool(self.profile.cookies)
+        if not (affinity or self.profile.response):
             return
-        lines = fwd.response_cookies(self.profile, state.incoming, set(flow.request.cookies.keys()))
-        for line in lines:
-            flow.response.headers.add("Set-Cookie", line)
+        headers = fwd.respond(self.profile, state.incoming, state.values or {},
+                              list(flow.response.headers.items(multi=True)), set(flow.request.cookies.keys()),
+                              affinity)
+        flow.response.headers.fields = tuple((_b(n), _b(v)) for n, v in headers)
 
     def server_connect(self, data) -> None:
         if self.peer:

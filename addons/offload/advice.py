@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from .findings import Finding
+from .profiles import HeaderRule, Profile
 
 # The rules whose cause is "the app does not know the request was HTTPS".
 SCHEME_RULES = {"secure-cookie-dropped", "https-redirect-loop", "insecure-redirect", "csrf-origin-rejected",
@@ -14,8 +17,7 @@ COOKIE_RULES = {"samesite-none-without-secure", "cookie-prefix-violation", "cook
 class Context:
     """What the advice depends on besides the framework."""
 
-    https_header: str  # the header that says HTTPS, e.g. "X-Forwarded-Proto" or "X-ARR-SSL"
-    sends_xfp: bool  # the front end sends X-Forwarded-Proto
+    https_header: str  # what tells the app "HTTPS": "X-Forwarded-Proto", "X-ARR-SSL", "Forwarded" or "" (nothing)
     peer: str = ""  # the app's peer in production (e.g. 169.254.129.1), if known
     frontend_fix: str = ""  # what the front end itself can change (from the profile)
 
@@ -74,6 +76,18 @@ _MAP_ARR_SSL = {
                "the X-ARR-SSL header is present.",
 }
 
+# "The front end only sends RFC 7239 Forwarded" (frameworks.md 2: Rack and Spring's FRAMEWORK strategy read it).
+_FORWARDED = {
+    "Rails": "Rack reads Forwarded: proto=https; check that nothing strips it, and config.assume_ssl = true otherwise.",
+    "Spring Boot": "server.forward-headers-strategy=framework (ForwardedHeaderFilter reads Forwarded).",
+    "Express": "Express does not read Forwarded: map proto=https to X-Forwarded-Proto in a first middleware, with "
+               "app.set('trust proxy', 1).",
+    "Django": "Django does not read Forwarded: a first middleware that sets META['HTTP_X_FORWARDED_PROTO'] = "
+              "'https' when Forwarded has proto=https, plus SECURE_PROXY_SSL_HEADER.",
+}
+_GENERIC_FORWARDED = ("the app does not read RFC 7239 Forwarded: map its proto=https to X-Forwarded-Proto in the "
+                      "first middleware (and trust it), or have the proxy send X-Forwarded-Proto as well.")
+
 _GENERIC_TRUST = ("trust the front end's X-Forwarded-Proto in the framework's proxy settings (only from the front "
                   "end's address), so the app knows the request was HTTPS.")
 _GENERIC_MAP = ("treat a request carrying the front end's x-arr-ssl header as HTTPS (e.g. set X-Forwarded-Proto: "
@@ -119,15 +133,45 @@ _IP_PORT = {
 }
 
 
+_SPOOF = {
+    "Express": "set 'trust proxy' to the front end's address, CIDR or hop count (e.g. 1, 'linklocal'), never true.",
+    "Koa": "app.proxy = true trusts every peer: strip X-Forwarded-* at the front end, or check the peer in a "
+           "middleware before trusting.",
+    "Fastify": "trustProxy: the front end's CIDR, not true.",
+    "Next.js": "Next.js believes X-Forwarded-* from anyone: make the front end overwrite them, and do not expose "
+               "the app directly.",
+    "Django": "SECURE_PROXY_SSL_HEADER and USE_X_FORWARDED_HOST trust every peer: use them only behind a front end "
+              "that overwrites those headers, and never expose the app directly.",
+    "Flask": "ProxyFix trusts the last N values with no peer check: x_for/x_proto/x_host must equal the number of "
+             "proxies in front, and the app must not be reachable directly.",
+    "FastAPI/Starlette (uvicorn)": "--forwarded-allow-ips: the front end's address or CIDR, never '*'.",
+    "gunicorn": "--forwarded-allow-ips: the front end's address or CIDR, never '*'.",
+    "Rails": "Rack takes the scheme from X-Forwarded-Proto from anyone: keep the app behind a front end that "
+             "overwrites it; set config.action_dispatch.trusted_proxies for client IPs.",
+    "ASP.NET Core": "ForwardedHeadersOptions.KnownIPNetworks/KnownProxies: only the front end's network "
+                    "(ASPNETCORE_FORWARDEDHEADERS_ENABLED=true clears them and trusts everyone).",
+    "Spring Boot": "server.tomcat.remoteip.internal-proxies: only the front end's addresses; the FRAMEWORK "
+                   "strategy trusts everyone.",
+    "Laravel": "trustProxies(at: '<front end CIDR>') rather than '*'.",
+}
+_GENERIC_SPOOF = ("trust X-Forwarded-* only from the front end's address; a client that reaches the app without it "
+                  "must not be believed.")
+
+
 def for_finding(rule: str, framework: str, ctx: Context) -> str:
     """The fix for one finding; framework "" gives generic advice."""
     base = framework.split(" (")[0] if framework.startswith("Express") else framework
     if rule in SCHEME_RULES:
-        table, generic = (_TRUST, _GENERIC_TRUST) if ctx.sends_xfp else (_MAP_ARR_SSL, _GENERIC_MAP)
-        text = table.get(base, generic)
-        if not ctx.sends_xfp and ctx.frontend_fix:
-            text += f" Or at the front end: {ctx.frontend_fix}"
-        return text
+        trust = _TRUST.get(base, _GENERIC_TRUST)
+        if ctx.https_header == "X-Forwarded-Proto":
+            return trust
+        if ctx.https_header == "X-ARR-SSL":
+            text = _MAP_ARR_SSL.get(base, _GENERIC_MAP)
+        elif ctx.https_header == "Forwarded":
+            text = _FORWARDED.get(base, _GENERIC_FORWARDED)
+        else:
+            text = "nothing in the forwarded request says HTTPS; make the front end send X-Forwarded-Proto, then " + trust
+        return text + (f" Or at the front end: {ctx.frontend_fix}" if ctx.frontend_fix else "")
     if rule in COOKIE_RULES:
         text = _COOKIE.get(framework) or _COOKIE.get(base) or "add Secure to the cookie (and SameSite=Lax or None)."
         if rule == "cookie-prefix-violation":
@@ -137,6 +181,8 @@ def for_finding(rule: str, framework: str, ctx: Context) -> str:
         return _LOOPBACK.get(base, _GENERIC_LOOPBACK).format(peer=ctx.peer or "the front end's address")
     if rule == "backend-host-leak":
         return _HOST_LEAK
+    if rule == "trusts-spoofed-forwarding":
+        return _SPOOF.get(base, _GENERIC_SPOOF)
     if rule == "client-ip-port":
         return _IP_PORT.get(base, "strip the ':port' from X-Forwarded-For entries before using them as client IPs.")
     return ""
@@ -146,3 +192,32 @@ def keeps_port_in_client_ip(framework: str) -> bool:
     """Frameworks that put X-Forwarded-For's 'ip:port' into their client IP unparsed (frameworks.md 2.1-2.3, 2.6)."""
     base = framework.split(" (")[0]
     return base in _IP_PORT
+
+
+def context_for(profile: Profile, rules: tuple[HeaderRule, ...], peer: str = "") -> Context:
+    """What the fixes depend on, for a profile's request rules (after frontend_xfp)."""
+    return Context(https_signal(rules), peer or profile.peer, profile.fix)
+
+
+def https_signal(rules: tuple[HeaderRule, ...]) -> str:
+    """The header that tells the app a request was HTTPS, in the order frameworks prefer them."""
+    for name in ("x-forwarded-proto", "x-arr-ssl", "forwarded"):
+        found = [r for r in rules if r.key == name]
+        if found and found[-1].client != "strip":
+            return found[-1].name if name != "x-arr-ssl" else "X-ARR-SSL"
+    return ""
+
+
+def complete(finding: Finding, frontend: str, framework: str, ctx: Context) -> Finding:
+    """A rule's finding with its front end, the framework guessed and the fix."""
+    return replace(finding, frontend=frontend, framework=framework,
+                   advice=for_finding(finding.rule, framework, ctx))
+
+
+def ip_port_finding(profile: Profile, framework: str, xff: str) -> Finding | None:
+    """client-ip-port: the front end writes ip:port into X-Forwarded-For and the framework keeps the port."""
+    if not profile.xff_has_port or not keeps_port_in_client_ip(framework):
+        return None
+    return Finding("client-ip-port", "*", "*", framework,
+                   f"{profile.name} sends X-Forwarded-For as ip:port and {framework} keeps the port in its client IP.",
+                   evidence=f"X-Forwarded-For: {xff}")

@@ -7,7 +7,6 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Optional
 
 from mitmproxy import command, ctx, exceptions, http
@@ -16,10 +15,10 @@ from mitmproxy.hooks import UpdateHook
 from . import advice, report
 from .addon import FlowState, Offload, parse_choice
 from .compare import compare, compare_peer
-from .exchange import BODY_LIMIT, Exchange, backend_names, decode_body
+from .exchange import BODY_LIMIT, Exchange, backend_names, decode_body, from_answer
 from .findings import Finding, Findings, fingerprint, route
 from .passive import inspect
-from .reference import Answer, Target, send, variant
+from .reference import Target, send, variant
 
 logger = logging.getLogger("offload")
 
@@ -137,11 +136,6 @@ class Diagnose:
             request_headers=tuple(flow.request.headers.items(multi=True)),
         )
 
-    def answer_exchange(self, actual: Exchange, answer: Answer) -> Exchange:
-        content_type = next((v for k, v in answer.headers if k.lower() == "content-type"), None)
-        return Exchange(actual.method, actual.scheme, actual.host, actual.path, answer.status, answer.headers,
-                        decode_body(answer.body, content_type), actual.backends, actual.request_headers)
-
     # --- comparisons ----------------------------------------------------------------------------------------------
 
     def should_compare(self, flow: http.HTTPFlow, state: FlowState) -> bool:
@@ -190,7 +184,7 @@ class Diagnose:
         except Exception as e:  # the app went away, timed out...: no comparison, no finding
             logger.debug(f"offload: reference request for {method} {route(path)} failed: {e}")
             return
-        refs = {name: self.answer_exchange(actual, a) for name, a in zip(jobs, answers)}
+        refs = {name: from_answer(actual, a.status, a.headers, a.body) for name, a in zip(jobs, answers)}
         findings = []
         if "https" in refs:
             findings += compare(actual, refs["https"])
@@ -216,13 +210,7 @@ class Diagnose:
     # --- findings -------------------------------------------------------------------------------------------------
 
     def context(self) -> advice.Context:
-        e = self.emulation
-        xfp = [r for r in e.rules if r.key == "x-forwarded-proto"]
-        sends_xfp = bool(xfp) and xfp[-1].client != "strip"
-        return advice.Context(
-            https_header="X-Forwarded-Proto" if sends_xfp else "X-ARR-SSL", sends_xfp=sends_xfp,
-            peer=e.peer or e.profile.peer, frontend_fix=e.profile.fix,
-        )
+        return advice.context_for(self.emulation.profile, self.emulation.rules, self.emulation.peer or "")
 
     def learn_framework(self, *exchanges: Exchange) -> str:
         framework = fingerprint(*exchanges)
@@ -233,15 +221,13 @@ class Diagnose:
 
     def advise_ip_port(self, framework: str, ex: Exchange) -> None:
         """client-ip-port: once per run, when ip:port X-Forwarded-For meets a framework that keeps the port."""
-        if self.advised_ip_port or not self.emulation.profile.xff_has_port:
+        if self.advised_ip_port:
             return
-        if advice.keeps_port_in_client_ip(framework):
+        finding = advice.ip_port_finding(self.emulation.profile, framework,
+                                         ex.request_header("X-Forwarded-For") or "")
+        if finding:
             self.advised_ip_port = True
-            self.record(Finding("client-ip-port", "*", "*", framework,
-                                f"{self.emulation.profile.name} sends X-Forwarded-For as ip:port and {framework} "
-                                "keeps the port in its client IP.",
-                                evidence=f"X-Forwarded-For: {ex.request_header('X-Forwarded-For') or ''}"),
-                        framework)
+            self.record(finding, framework)
 
     def report(self, findings: list[Finding], flow: http.HTTPFlow | None, *exchanges: Exchange) -> None:
         framework = self.learn_framework(*exchanges)
@@ -251,8 +237,7 @@ class Diagnose:
                 mark(flow, finding)
 
     def record(self, finding: Finding, framework: str) -> Finding:
-        finding = replace(finding, frontend=self.emulation.profile.name, framework=framework,
-                          advice=advice.for_finding(finding.rule, framework, self.context()))
+        finding = advice.complete(finding, self.emulation.profile.name, framework, self.context())
         if self.session.findings.add(finding):
             log = logger.info if finding.severity == "info" else logger.warning
             log(f"offload: {finding.line()}")
@@ -269,7 +254,7 @@ class Diagnose:
                 report.write_json(ctx.options.frontend_report, findings, [name], flows)
                 logger.info(f"offload: JSON report written to {ctx.options.frontend_report}")
             if ctx.options.frontend_junit:
-                report.write_junit(ctx.options.frontend_junit, findings, name, ctx.options.frontend_fail_on)
+                report.write_junit(ctx.options.frontend_junit, findings, [name], ctx.options.frontend_fail_on)
                 logger.info(f"offload: JUnit report written to {ctx.options.frontend_junit}")
         except OSError as e:
             logger.error(f"offload: could not write a report: {e}")

@@ -102,3 +102,10 @@ def backend_names(host: str, port: int) -> tuple[str, ...]:
     if host in ("127.0.0.1", "localhost", "::1"):
         names += [n for n in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}") if n not in names]
     return tuple(names)
+
+
+def from_answer(like: Exchange, status: int, headers: tuple[tuple[str, str], ...], body: bytes) -> Exchange:
+    """The app's answer to a reference request for the same method, URL and front end as `like`."""
+    content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
+    return Exchange(like.method, like.scheme, like.host, like.path, status, tuple(headers),
+                    decode_body(body, content_type), like.backends, like.request_headers)

@@ -64,8 +64,8 @@ class Finding:
         return RULES[self.rule].severity
 
     @property
-    def key(self) -> tuple[str, str, str, str]:
-        return self.rule, self.method, self.route, self.subject
+    def key(self) -> tuple[str, str, str, str, str]:
+        return self.frontend, self.rule, self.method, self.route, self.subject
 
     def line(self) -> str:
         """The one log line a developer reads."""
@@ -186,7 +186,8 @@ class Findings:
 
     def all(self) -> list[Finding]:
         with self._lock:
-            return sorted(self.items.values(), key=lambda f: (-LEVEL[f.severity], f.rule, f.route, f.subject))
+            return sorted(self.items.values(),
+                          key=lambda f: (-LEVEL[f.severity], f.rule, f.frontend, f.route, f.subject))
 
     def count(self, severity: str) -> int:
         return sum(1 for f in self.all() if f.severity == severity)

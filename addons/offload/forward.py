@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import fnmatch
 import hashlib
 import ipaddress
+import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .profiles import CookieRule, HeaderRule, Profile, Value
+from .profiles import HeaderRule, Profile, Value
 
 XFP = "X-Forwarded-Proto"
 XFP_POLICIES = {
@@ -45,14 +49,17 @@ class Incoming:
     path: str  # path and query, as received
     headers: Headers
     client: Client
+    http_version: str = "1.1"  # as Via writes it: 1.0, 1.1, 2, 3
+    upstream: str = ""  # host:port of the app, for front ends that send it as Host (nginx)
 
 
 @dataclass(frozen=True)
 class Forwarded:
-    """The request as the front end hands it to the app."""
+    """The request as the front end hands it to the app, and the values it used (its response reuses them)."""
 
     host: str
     headers: Headers
+    values: dict[str, str]
 
 
 def client_address(peer: tuple) -> tuple[str, int]:
@@ -83,41 +90,75 @@ def with_xfp_policy(profile: Profile, policy: str) -> tuple[HeaderRule, ...]:
     raise ValueError(f"frontend_xfp must be one of {', '.join(XFP_POLICIES)}, not {policy!r}")
 
 
-def forward(rules: tuple[HeaderRule, ...], incoming: Incoming, needed: frozenset[str] | None = None) -> Forwarded:
-    """Apply the front end's header rules to a request.
+def forward(profile: Profile, incoming: Incoming, rules: tuple[HeaderRule, ...] | None = None,
+            needed: frozenset[str] | None = None) -> Forwarded:
+    """What the app receives: the client's request with the front end's header rules applied.
 
-    The client's headers keep their order, minus those the front end takes over; the front end's headers follow
-    in rule order, which is the order real front ends were observed to write them in. A client header that a
-    "keep" rule leaves alone stays where the client put it.
+    `rules` replaces the profile's request rules (e.g. after frontend_xfp); `needed` limits the template values
+    computed to those the rules use (all of them by default).
     """
-    values = template_values(incoming, needed)
-    sent: dict[str, list[str]] = {}
-    for name, value in incoming.headers:
-        sent.setdefault(name.lower(), []).append(value)
+    values = template_values(incoming, profile.variables if needed is None else needed)
+    headers = apply(profile.request if rules is None else rules, incoming.headers, incoming.scheme, values)
+    if profile.drop_empty:
+        headers = [(k, v) for k, v in headers if v.strip()]
+    host = incoming.upstream if profile.host == "upstream" and incoming.upstream else incoming.host
+    return Forwarded(host, headers, values)
+
+
+def apply(rules: tuple[HeaderRule, ...], sent: Headers, scheme: str, values: dict[str, str]) -> Headers:
+    """Apply header rules to a header list (a request's, or the app's response).
+
+    The original headers keep their order, minus those the front end takes over; the front end's headers follow
+    in rule order, which is the order real front ends were observed to write them in. A header that a "keep"
+    rule leaves alone stays where it was.
+    """
+    by_key: dict[str, list[str]] = {}
+    for name, value in sent:
+        by_key.setdefault(name.lower(), []).append(value)
     owned: dict[str, tuple[str, str | None]] = {}  # headers the front end took over: key -> (name, value or None)
     for rule in rules:
+        if rule.wildcard:  # a strip rule over a family of names (X-FD-*)
+            for key in by_key:
+                if fnmatch.fnmatchcase(key, rule.key):
+                    owned[key] = (key, None)
+            continue
         key = rule.key
         if key in owned:
             current = owned[key][1]
         else:
-            current = ", ".join(sent[key]) if key in sent else None
-        applies = rule.applies(incoming.scheme)
+            current = ", ".join(by_key[key]) if key in by_key else None
+        applies = rule.applies(scheme)
+        if rule.copy_from:
+            copied = by_key.get(rule.copy_from.lower())
+            applies = applies and bool(copied)
         if rule.client == "strip" or (rule.client == "set" and not applies):
             owned[key] = (rule.name, None)
             continue
         if not applies or (rule.client == "keep" and current is not None):
             continue
-        value = rule.value.render(values)
+        value = ", ".join(copied) if rule.copy_from else rule.value.render(values)
         if rule.client == "append" and current is not None:
-            value = f"{current}, {value}"
+            value = f"{current}{rule.separator}{value}"
         elif rule.client == "append-distinct" and current is not None:
-            value = current if current.endswith(value) else f"{current}, {value}"
+            value = current if current.endswith(value) else f"{current}{rule.separator}{value}"
         if owned.get(key, (None, None))[1] is None:
             owned.pop(key, None)  # the front end writes it in this rule's position...
         owned[key] = (rule.name, value)  # ...or edits its own copy in place
-    headers = [(n, v) for n, v in incoming.headers if n.lower() not in owned]
+    headers = [(n, v) for n, v in sent if n.lower() not in owned]
     headers += [(n, v) for n, v in owned.values() if v is not None]
-    return Forwarded(incoming.host, headers)
+    return headers
+
+
+_FRESH = {
+    "guid": lambda: str(uuid.uuid4()),
+    "hex16": lambda: secrets.token_hex(8),
+    "hex24": lambda: secrets.token_hex(12),
+    "hex32": lambda: secrets.token_hex(16),
+    "uint64": lambda: str(secrets.randbits(64)),
+    "b64": lambda: base64.b64encode(secrets.token_bytes(24)).decode(),
+    "unix_ms": lambda: str(int(time.time() * 1000)),
+    "unix_hex": lambda: f"{int(time.time()):08x}",
+}
 
 
 def template_values(incoming: Incoming, needed: frozenset[str] | None = None) -> dict[str, str]:
@@ -134,9 +175,14 @@ def template_values(incoming: Incoming, needed: frozenset[str] | None = None) ->
         "site": domain.split(".", 1)[0],
         "path": incoming.path,
         "tls_version": c.tls_version or "1.2",
+        "port": "443" if incoming.scheme == "https" else "80",
+        "http_version": incoming.http_version,
+        "client_host": f"[{c.ip}]" if ":" in c.ip else c.ip,
+        "forwarded_for": f'"[{c.ip}]"' if ":" in c.ip else c.ip,
     }
-    if needed is None or "guid" in needed:
-        values["guid"] = str(uuid.uuid4())
+    for name, fresh in _FRESH.items():
+        if needed is None or name in needed:
+            values[name] = fresh()
     if needed is None or "affinity" in needed:
         values["affinity"] = affinity_id(domain)
     return values
@@ -157,19 +203,14 @@ def affinity_id(domain: str) -> str:
     return hashlib.sha256(f"offload:{domain}".encode()).hexdigest()
 
 
-def response_cookies(profile: Profile, incoming: Incoming, request_cookies: set[str]) -> list[str]:
-    """Set-Cookie lines the front end adds to a response; a cookie the client already sends is not set again [INF]."""
-    lines = []
-    values: dict[str, str] | None = None
-    for rule in profile.cookies:
-        if not _cookie_applies(rule, incoming.scheme) or rule.name in request_cookies:
-            continue
-        if values is None:
-            values = template_values(incoming, frozenset({"affinity"}))
-        value, attrs = rule.value.render(values), rule.attributes.render(values)
-        lines.append(f"{rule.name}={value};{attrs}" if attrs else f"{rule.name}={value}")
-    return lines
-
-
-def _cookie_applies(rule: CookieRule, scheme: str) -> bool:
-    return rule.when == "any" or rule.when == scheme
+def respond(profile: Profile, incoming: Incoming, values: dict[str, str], headers: Headers,
+            request_cookies: set[str], affinity: bool = True) -> Headers:
+    """The app's response headers as the client gets them: the front end's header rules and cookies applied."""
+    out = apply(profile.response, headers, incoming.scheme, values) if profile.response else list(headers)
+    if affinity:
+        for rule in profile.cookies:
+            # A cookie the client already sends is not set again [INF: how ARR affinity behaves].
+            if rule.when in ("any", incoming.scheme) and rule.name not in request_cookies:
+                value, attrs = rule.value.render(values), rule.attributes.render(values)
+                out.append(("Set-Cookie", f"{rule.name}={value};{attrs}" if attrs else f"{rule.name}={value}"))
+    return out

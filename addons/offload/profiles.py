@@ -34,6 +34,14 @@ TEMPLATE_VARS = {
     "guid": "a fresh lower-case GUID per request",
     "tls_version": "1.2 or 1.3: the client's TLS version at the front end",
     "affinity": "64 hex digits derived from the domain (ARR instance id)",
+    "port": "443 or 80: the front end's listener port for the scheme",
+    "http_version": "the client's HTTP version as Via writes it: 1.0, 1.1, 2 or 3",
+    "client_host": "the client's IP, IPv6 in brackets: 192.0.2.60 or [2001:db8::17]",
+    "forwarded_for": "the client's IP as RFC 7239 writes it: 192.0.2.60, or \"[2001:db8::17]\" quoted",
+    "hex16": "16 fresh random hex digits", "hex24": "24 fresh random hex digits",
+    "hex32": "32 fresh random hex digits", "unix_ms": "the time in Unix milliseconds",
+    "unix_hex": "the time in Unix seconds as 8 hex digits", "uint64": "a fresh random unsigned 64-bit decimal",
+    "b64": "32 fresh random base64 characters",
 }
 
 
@@ -75,16 +83,22 @@ class Value:
 class HeaderRule:
     """One request header the front end adds, overwrites, appends to or strips."""
 
-    name: str
+    name: str  # a strip rule may use * as a wildcard (X-FD-*)
     value: Value | None
     when: str = "any"
     client: str = "set"
     source: str = ""
     note: str = ""
+    separator: str = ", "  # between appended values (Cloudflare and CloudFront write no space)
+    copy_from: str = ""  # the value is the client's own copy of this header; no copy, no header
 
     @property
     def key(self) -> str:
         return self.name.lower()
+
+    @property
+    def wildcard(self) -> bool:
+        return "*" in self.name
 
     def applies(self, scheme: str) -> bool:
         return self.when == "any" or self.when == scheme
@@ -109,21 +123,20 @@ class Profile:
     summary: str
     request: tuple[HeaderRule, ...]
     cookies: tuple[CookieRule, ...] = ()
+    response: tuple[HeaderRule, ...] = ()  # response headers the front end sets (Server: cloudflare...)
     https_redirect: int = 0
     peer: str = ""
-    host: str = "keep"
+    host: str = "keep"  # keep: the client's Host; upstream: the app's address (nginx's default $proxy_host)
+    drop_empty: bool = False  # empty-valued request headers are not passed on (nginx)
     sources: dict[str, str] = field(default_factory=dict)
     not_emulated: tuple[str, ...] = ()
     fix: str = ""  # what can be changed at the front end itself when the app does not see HTTPS
 
     @property
     def variables(self) -> frozenset[str]:
-        """Template values this profile's request headers need."""
-        names: set[str] = set()
-        for rule in self.request:
-            if rule.value:
-                names |= rule.value.names
-        return frozenset(names)
+        """Template values this profile needs for one request and its response."""
+        return needed_values(self.request + self.response) | frozenset().union(
+            *(c.value.names | c.attributes.names for c in self.cookies))
 
     @property
     def xff_has_port(self) -> bool:
@@ -135,6 +148,10 @@ class Profile:
         """The last rule for a header name (case-insensitive), if any."""
         found = [r for r in self.request if r.key == header.lower()]
         return found[-1] if found else None
+
+
+def needed_values(rules) -> frozenset[str]:
+    return frozenset().union(*(r.value.names for r in rules if r.value))
 
 
 def profile_names() -> list[str]:
@@ -156,27 +173,29 @@ def load_profile(name: str) -> Profile:
 
 def parse_profile(name: str, data: dict) -> Profile:
     where = f"profile {name}"
-    known = {"summary", "extends", "https_redirect", "peer", "host", "sources", "request", "response",
-             "not_emulated", "fix"}
-    unknown = set(data) - known
-    if unknown:
-        raise ProfileError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+    _known_keys(data, {"summary", "extends", "https_redirect", "peer", "host", "sources", "request", "response",
+                       "not_emulated", "fix"}, where)
     base = load_profile(data["extends"]) if "extends" in data else None
     summary = _require(data, "summary", str, where)
-    rules = [_header_rule(h, f"{where} header #{i + 1}") for i, h in
-             enumerate(data.get("request", {}).get("headers", []))]
-    cookies = [_cookie_rule(c, f"{where} cookie #{i + 1}") for i, c in
-               enumerate(data.get("response", {}).get("cookies", []))]
+    request, response = data.get("request", {}), data.get("response", {})
+    _known_keys(request, {"headers", "drop_empty"}, f"{where} [request]")
+    _known_keys(response, {"headers", "cookies"}, f"{where} [response]")
+    rules = [_header_rule(h, f"{where} header #{i + 1}") for i, h in enumerate(request.get("headers", []))]
+    response_rules = [_header_rule(h, f"{where} response header #{i + 1}") for i, h in
+                      enumerate(response.get("headers", []))]
+    cookies = [_cookie_rule(c, f"{where} cookie #{i + 1}") for i, c in enumerate(response.get("cookies", []))]
     sources = dict(base.sources) if base else {}
     sources.update(data.get("sources", {}))
     host = data.get("host", base.host if base else "keep")
-    if host not in ("keep",):
-        raise ProfileError(f"{where}: host must be 'keep', not {host!r}")
+    if host not in ("keep", "upstream"):
+        raise ProfileError(f"{where}: host must be 'keep' or 'upstream', not {host!r}")
     return Profile(
         name=name,
         summary=summary,
         request=(base.request if base else ()) + tuple(rules),
-        cookies=tuple(cookies) if "response" in data or not base else base.cookies,
+        response=(base.response if base else ()) + tuple(response_rules),
+        cookies=tuple(cookies) if "cookies" in response or not base else base.cookies,
+        drop_empty=bool(request.get("drop_empty", base.drop_empty if base else False)),
         https_redirect=int(data.get("https_redirect", base.https_redirect if base else 0)),
         peer=data.get("peer", base.peer if base else ""),
         host=host,
@@ -189,13 +208,20 @@ def parse_profile(name: str, data: dict) -> Profile:
 def _header_rule(h: dict, where: str) -> HeaderRule:
     name = _require(h, "name", str, where)
     where = f"{where} ({name})"
+    _known_keys(h, {"name", "value", "when", "client", "source", "note", "separator", "copy_from"}, where)
     client = _choice(h, "client", CLIENT_MODES, where)
     when = _choice(h, "when", WHEN, where)
+    if "*" in name and client != "strip":
+        raise ProfileError(f"{where}: only a strip rule may name headers with a wildcard")
+    copy_from = h.get("copy_from", "")
     if client == "strip":
         value = None
+    elif copy_from:
+        value = Value("")  # filled from the client's header per request
     else:
         value = Value.parse(_require(h, "value", str, where), where)
-    return HeaderRule(name, value, when, client, _require(h, "source", str, where), h.get("note", ""))
+    return HeaderRule(name, value, when, client, _require(h, "source", str, where), h.get("note", ""),
+                      h.get("separator", ", "), copy_from)
 
 
 def _cookie_rule(c: dict, where: str) -> CookieRule:
@@ -209,6 +235,12 @@ def _cookie_rule(c: dict, where: str) -> CookieRule:
         when,
         _require(c, "source", str, where),
     )
+
+
+def _known_keys(d: dict, known: set[str], where: str) -> None:
+    unknown = set(d) - known
+    if unknown:
+        raise ProfileError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
 
 
 def _choice(d: dict, key: str, allowed, where: str) -> str:

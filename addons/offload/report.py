@@ -28,6 +28,11 @@ def to_json(findings: list[Finding], frontends: list[str], flows: int) -> dict:
     }
 
 
+def summary_text(findings: list[Finding]) -> str:
+    s = summary(findings, 0)
+    return f"{s['errors']} errors, {s['warnings']} warnings, {s['info']} info"
+
+
 def summary_lines(findings: list[Finding], flows: int, frontend: str) -> list[str]:
     """A plain table for the terminal: one row per finding, then the totals."""
     s = summary(findings, flows)
@@ -42,33 +47,41 @@ def summary_lines(findings: list[Finding], flows: int, frontend: str) -> list[st
     return [head, fmt.format(*header)] + [fmt.format(*r) for r in rows]
 
 
-def to_junit(findings: list[Finding], frontend: str, fail_level: str = "error") -> str:
-    """One test case per rule and route with findings (failing at fail_level and above), one passing per clean rule."""
+def to_junit(findings: list[Finding], frontends: list[str], fail_level: str = "error") -> str:
+    """A test suite per front end; in it a case per rule and route with findings (failing at fail_level and above)
+    and a passing case for each rule that found nothing."""
     threshold = LEVEL["error" if fail_level == "never" else fail_level]
-    groups: dict[tuple[str, str], list[Finding]] = defaultdict(list)
-    for f in findings:
-        groups[(f.rule, f"{f.method} {f.route}")].append(f)
-    suite = ET.Element("testsuite", name=f"offload.{frontend}")
-    failures = 0
-    for (rule, request), items in sorted(groups.items()):
-        case = ET.SubElement(suite, "testcase", classname=f"offload.{frontend}.{rule}", name=f"{rule} {request}")
-        worst = max(items, key=lambda f: LEVEL[f.severity])
-        text = "\n".join(f"{f.severity} [{f.subject}]: {f.message}\n  evidence: {f.evidence}\n  fix: {f.advice}"
-                         for f in items)
-        if LEVEL[worst.severity] >= threshold:
-            failures += 1
-            failure = ET.SubElement(case, "failure", type=worst.severity, message=worst.message)
-            failure.text = text
-        else:
-            ET.SubElement(case, "system-out").text = text
-    for rule in sorted(set(RULES) - {r for r, _ in groups}):
-        if RULES[rule].kind != "probe":
-            ET.SubElement(suite, "testcase", classname=f"offload.{frontend}.{rule}", name=rule)
-    suite.set("tests", str(len(suite)))
-    suite.set("failures", str(failures))
-    suite.set("errors", "0")
-    ET.indent(suite)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+    root = ET.Element("testsuites", name="offload")
+    suites = list(frontends) + sorted({f.frontend for f in findings} - set(frontends))
+    for frontend in suites:
+        label = frontend or "no-front-end"
+        suite = ET.SubElement(root, "testsuite", name=f"offload.{label}")
+        groups: dict[tuple[str, str], list[Finding]] = defaultdict(list)
+        for f in findings:
+            if f.frontend == frontend:
+                groups[(f.rule, f"{f.method} {f.route}")].append(f)
+        failures = 0
+        for (rule, request), items in sorted(groups.items()):
+            case = ET.SubElement(suite, "testcase", classname=f"offload.{label}.{rule}", name=f"{rule} {request}")
+            worst = max(items, key=lambda f: LEVEL[f.severity])
+            text = "\n".join(f"{f.severity} [{f.subject}]: {f.message}\n  evidence: {f.evidence}\n  fix: {f.advice}"
+                             for f in items)
+            if LEVEL[worst.severity] >= threshold:
+                failures += 1
+                ET.SubElement(case, "failure", type=worst.severity, message=worst.message).text = text
+            else:
+                ET.SubElement(case, "system-out").text = text
+        if frontend:
+            for rule in sorted(set(RULES) - {r for r, _ in groups}):
+                if RULES[rule].kind != "probe":
+                    ET.SubElement(suite, "testcase", classname=f"offload.{label}.{rule}", name=rule)
+        suite.set("tests", str(len(suite)))
+        suite.set("failures", str(failures))
+        suite.set("errors", "0")
+    root.set("tests", str(sum(int(s.get("tests")) for s in root)))
+    root.set("failures", str(sum(int(s.get("failures")) for s in root)))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def write_atomic(path: str, text: str) -> None:
@@ -88,5 +101,5 @@ def write_json(path: str, findings: list[Finding], frontends: list[str], flows: 
     write_atomic(path, json.dumps(to_json(findings, frontends, flows), indent=2) + "\n")
 
 
-def write_junit(path: str, findings: list[Finding], frontend: str, fail_level: str) -> None:
-    write_atomic(path, to_junit(findings, frontend, fail_level))
+def write_junit(path: str, findings: list[Finding], frontends: list[str], fail_level: str) -> None:
+    write_atomic(path, to_junit(findings, frontends, fail_level))

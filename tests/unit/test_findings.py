@@ -42,8 +42,8 @@ def test_a_cookie_from_the_reference_answer_names_the_framework_the_dropped_answ
         "Express (express-session)"
 
 
-XARR = advice.Context("X-ARR-SSL", sends_xfp=False, frontend_fix="turn on enableXFF.")
-XFP = advice.Context("X-Forwarded-Proto", sends_xfp=True, peer="169.254.129.1")
+XARR = advice.Context("X-ARR-SSL", frontend_fix="turn on enableXFF.")
+XFP = advice.Context("X-Forwarded-Proto", peer="169.254.129.1")
 
 
 @pytest.mark.parametrize("framework, without_xfp, with_xfp", [
@@ -77,8 +77,10 @@ def test_ip_port_advice_only_for_frameworks_that_keep_the_port():
     assert not advice.keeps_port_in_client_ip("Django") and not advice.keeps_port_in_client_ip("")
 
 
-def finding(rule="secure-cookie-dropped", route="/login", subject="connect.sid", **kw):
-    return Finding(rule, "GET", route, subject, f"{rule} on {route}", f"https://myapp.example{route}", "ev", **kw)
+def finding(rule="secure-cookie-dropped", route="/login", subject="connect.sid", frontend="azure-windows-legacy",
+            **kw):
+    return Finding(rule, "GET", route, subject, f"{rule} on {route}", f"https://myapp.example{route}", "ev",
+                   frontend=frontend, **kw)
 
 
 def test_findings_are_deduplicated_and_counted():
@@ -109,7 +111,7 @@ def test_redact_url_hides_query_values():
 
 
 def test_json_report_follows_the_contract():
-    findings = [finding(frontend="azure-windows-legacy", framework="Express", advice="do x"),
+    findings = [finding(framework="Express", advice="do x"),
                 finding("cookie-not-secure", subject="pref")]
     doc = json.loads(json.dumps(to_json(findings, ["azure-windows-legacy"], 5)))
     assert doc["version"] == 1 and doc["tool"] == "offload" and doc["frontends"] == ["azure-windows-legacy"]
@@ -120,14 +122,16 @@ def test_json_report_follows_the_contract():
 
 def test_junit_has_a_case_per_rule_and_route_failing_at_the_level():
     findings = [finding(), finding(subject="other"), finding("cookie-not-secure", subject="pref")]
-    suite = ET.fromstring(to_junit(findings, "azure-windows-legacy", "error"))
+    root = ET.fromstring(to_junit(findings, ["azure-windows-legacy"], "error"))
+    suite = root.find("testsuite")
     cases = {c.get("name"): c for c in suite.iter("testcase")}
     assert cases["secure-cookie-dropped GET /login"].find("failure").get("type") == "error"
     assert "other" in cases["secure-cookie-dropped GET /login"].find("failure").text  # both subjects, one case
     assert cases["cookie-not-secure GET /login"].find("failure") is None  # a warning below fail level
     assert cases["https-redirect-loop"].find("failure") is None  # a clean rule is a passing case
     assert suite.get("failures") == "1"
-    warned = ET.fromstring(to_junit(findings, "azure-windows-legacy", "warning"))
+    assert root.get("failures") == "1" and suite.get("name") == "offload.azure-windows-legacy"
+    warned = ET.fromstring(to_junit(findings, ["azure-windows-legacy"], "warning"))
     assert warned.get("failures") == "2"
 
 
@@ -136,3 +140,18 @@ def test_summary_table():
     assert lines[0] == "offload summary (azure-windows-legacy): 3 flows, 1 errors, 0 warnings, 0 info"
     assert "secure-cookie-dropped" in lines[2] and "connect.sid" in lines[2]
     assert summary_lines([], 3, "x")[0].endswith("no problems found")
+
+
+def test_the_https_signal_of_each_kind_of_front_end():
+    from offload.profiles import load_profile
+    signal = {n: advice.https_signal(load_profile(n).request) for n in
+              ["azure-windows-legacy", "azure-appservice", "nginx-default", "rfc7239", "heroku"]}
+    assert signal == {"azure-windows-legacy": "X-ARR-SSL", "azure-appservice": "X-Forwarded-Proto",
+                      "nginx-default": "", "rfc7239": "Forwarded", "heroku": "X-Forwarded-Proto"}
+
+
+def test_advice_when_the_front_end_says_nothing_or_only_forwarded():
+    nothing = advice.for_finding("secure-cookie-dropped", "Express", advice.Context("", frontend_fix="add it."))
+    assert nothing.startswith("nothing in the forwarded request says HTTPS") and nothing.endswith("add it.")
+    assert "ForwardedHeaderFilter" in advice.for_finding("insecure-redirect", "Spring Boot",
+                                                         advice.Context("Forwarded"))

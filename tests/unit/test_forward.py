@@ -5,7 +5,7 @@ import re
 import pytest
 
 from offload.forward import (
-    Client, Incoming, affinity_id, client_address, forward, host_domain, response_cookies, with_xfp_policy,
+    Client, Incoming, affinity_id, client_address, forward, host_domain, respond, with_xfp_policy,
 )
 from offload.profiles import load_profile, parse_profile
 
@@ -16,8 +16,8 @@ def profile(*headers, **extra):
     return parse_profile("t", {**SOURCES, **extra, "request": {"headers": [{"source": "S1", **h} for h in headers]}})
 
 
-def run(p, headers=(), scheme="https", client=Client("203.0.113.7", 50123, "1.3"), host="myapp.example"):
-    return forward(p.request, Incoming(scheme, host, "/a/b?c=1", list(headers), client), p.variables).headers
+def run(p, headers=(), scheme="https", client=Client("203.0.113.7", 50123, "1.3"), host="myapp.example", **kw):
+    return forward(p, Incoming(scheme, host, "/a/b?c=1", list(headers), client, **kw)).headers
 
 
 @pytest.mark.parametrize("mode, sent, expected", [
@@ -117,8 +117,8 @@ def test_host_domain(host, domain):
 def test_xfp_policies():
     legacy = load_profile("azure-windows-legacy")
     assert with_xfp_policy(legacy, "profile") == legacy.request
-    on = run(type(legacy)(**{**legacy.__dict__, "request": with_xfp_policy(legacy, "on")}),
-             [("X-Forwarded-Proto", "http")])
+    inc = Incoming("https", "h", "/", [("X-Forwarded-Proto", "http")], Client("203.0.113.7", 1))
+    on = forward(legacy, inc, with_xfp_policy(legacy, "on")).headers
     assert ("X-Forwarded-Proto", "http") in on  # as iisnode: only if absent
     off = with_xfp_policy(load_profile("azure-appservice"), "off")
     assert [r.client for r in off if r.key == "x-forwarded-proto"] == ["strip"]
@@ -129,7 +129,37 @@ def test_xfp_policies():
 def test_affinity_cookies_only_when_the_client_does_not_send_them_yet():
     p = load_profile("azure-appservice")
     inc = Incoming("https", "myapp.azurewebsites.net", "/", [], Client("203.0.113.7", 1))
-    lines = response_cookies(p, inc, set())
+    values = forward(p, inc).values
+    lines = [v for k, v in respond(p, inc, values, [], set()) if k == "Set-Cookie"]
     assert [line.split("=", 1)[0] for line in lines] == ["ARRAffinity", "ARRAffinitySameSite"]
-    assert response_cookies(p, inc, {"ARRAffinity", "ARRAffinitySameSite"}) == []
+    assert respond(p, inc, values, [], {"ARRAffinity", "ARRAffinitySameSite"}) == []
+    assert respond(p, inc, values, [], set(), affinity=False) == []
     assert affinity_id("myapp.azurewebsites.net") in lines[0]
+
+
+def test_separator_copy_from_and_wildcard_strip():
+    p = profile({"name": "X-Forwarded-For", "value": "${client_ip}", "client": "append", "separator": ","},
+                {"name": "X-Original-Forwarded-For", "copy_from": "X-Forwarded-For"},
+                {"name": "X-FD-*", "client": "strip"})
+    got = run(p, [("X-Forwarded-For", "1.1.1.1"), ("X-FD-HealthProbe", "1"), ("x-fd-other", "2")])
+    assert got == [("X-Forwarded-For", "1.1.1.1,203.0.113.7"), ("X-Original-Forwarded-For", "1.1.1.1")]
+    assert run(p, [("X-Original-Forwarded-For", "spoof")]) == [("X-Forwarded-For", "203.0.113.7")]
+
+
+def test_upstream_host_policy_and_empty_headers():
+    p = parse_profile("t", {**SOURCES, "host": "upstream", "request": {"drop_empty": True}})
+    inc = Incoming("https", "myapp.example", "/", [("Host", "myapp.example"), ("X-Empty", "")],
+                   Client("203.0.113.7", 1), upstream="127.0.0.1:3000")
+    fwd = forward(p, inc)
+    assert fwd.host == "127.0.0.1:3000" and fwd.headers == [("Host", "myapp.example")]
+
+
+def test_response_header_rules_reuse_the_requests_values():
+    p = parse_profile("t", {**SOURCES, "request": {"headers": [
+        {"name": "CF-Ray", "value": "${hex16}-SJC", "source": "S1"}]}, "response": {"headers": [
+        {"name": "CF-Ray", "value": "${hex16}-SJC", "source": "S1"},
+        {"name": "Server", "value": "cloudflare", "source": "S1"}]}})
+    inc = Incoming("https", "h", "/", [], Client("203.0.113.7", 1))
+    fwd = forward(p, inc)
+    out = dict(respond(p, inc, fwd.values, [("Server", "uvicorn"), ("Content-Type", "text/plain")], set()))
+    assert out == {"Content-Type": "text/plain", "CF-Ray": dict(fwd.headers)["CF-Ray"], "Server": "cloudflare"}

@@ -26,6 +26,9 @@ def test_every_header_and_cookie_cites_a_listed_source(name):
         assert cited <= profile.sources.keys(), f"{name}: {rule.name} cites unlisted {cited - profile.sources.keys()}"
     for key, text in profile.sources.items():
         assert re.fullmatch(r"S\d+[a-z]?", key) and text
+    for text in profile.not_emulated + (profile.fix,):
+        cited = set(re.findall(r"\bS\d+[a-z]?\b", text))
+        assert cited <= profile.sources.keys(), f"{name}: '{text}' cites unlisted {cited - profile.sources.keys()}"
 
 
 @pytest.mark.parametrize("name", profile_names())

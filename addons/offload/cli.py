@@ -1,0 +1,207 @@
+"""The offload command line: probe an app against front ends, list profiles, show what a front end sends."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import textwrap
+import time
+
+from . import __version__, report
+from .findings import LEVEL
+from .forward import Incoming, forward, respond
+from .probe import CLIENT, Job, Prober, Unreachable, check_peer
+from .profiles import DEFAULT_PROFILE, ProfileError, load_profile, profile_names
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+COLOURS = {"error": "31", "warning": "33", "ok": "32", "failed": "35", "info": "36"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    if hasattr(signal, "SIGPIPE"):  # `offload probe ... | head` ends quietly
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.run(args)
+    except (ProfileError, ValueError) as e:
+        print(f"offload: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except Unreachable as e:
+        print(f"offload: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="offload", description="Check an app against cloud TLS-terminating front ends.")
+    parser.add_argument("--version", action="version", version=f"offload {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("probe", help="send the app each front end's version of a request and judge the answers",
+                       description=textwrap.dedent("""\
+        Sends requests straight to the app (no proxy): for each URL and front end, the request as the front end
+        forwards it and the same with X-Forwarded-Proto: https; per URL, the request with no front end and a
+        spoof audit (forged X-Forwarded-Proto/-For/-Host from a direct client). GET only by default: the
+        requests reach your app. Exit status: 0 fine, 1 findings at --fail-on, 2 usage error or app unreachable."""))
+    p.add_argument("urls", nargs="+", metavar="URL", help="e.g. http://127.0.0.1:3000/login")
+    p.add_argument("--frontend", action="append", metavar="NAME|all",
+                   help=f"front end(s) to check, repeatable or comma-separated; 'all' (default: {DEFAULT_PROFILE})")
+    p.add_argument("--host", help="public host name the front end receives (default: the URL's host)")
+    p.add_argument("-H", "--header", action="append", default=[], metavar="'Name: value'",
+                   help="a header the client sends (e.g. a session cookie), repeatable")
+    p.add_argument("--peer", help="also send from this source address and compare with loopback "
+                                  "(trust-depends-on-loopback); must be an address of this machine")
+    p.add_argument("--json", metavar="PATH", help="write the JSON report here")
+    p.add_argument("--junit", metavar="PATH", help="write a JUnit XML report here")
+    p.add_argument("--fail-on", choices=["error", "warning", "never"], default="error",
+                   help="exit 1 when findings reach this level (default: error)")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds per request (default 5)")
+    p.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+    p.set_defaults(run=run_probe)
+
+    p = sub.add_parser("profiles", help="the front ends offload emulates")
+    p.set_defaults(run=run_profiles)
+
+    p = sub.add_parser("show", help="what a sample request looks like to the app behind a front end")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--url", default="https://myapp.azurewebsites.net/login?next=/",
+                   help="the URL the client asks for (default: %(default)s)")
+    p.set_defaults(run=run_show)
+    return parser
+
+
+def selected_profiles(values: list[str] | None):
+    names: list[str] = []
+    for value in values or [DEFAULT_PROFILE]:
+        for name in filter(None, (v.strip() for v in value.split(","))):
+            names += profile_names() if name == "all" else [name]
+    return [load_profile(n) for n in dict.fromkeys(names)]
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise ValueError(f"--header must look like 'Name: value', not {text!r}")
+    return name.strip(), value.strip()
+
+
+def run_probe(args) -> int:
+    profiles = selected_profiles(args.frontend)
+    headers = [parse_header(h) for h in args.header]
+    if args.peer:
+        try:
+            check_peer(args.peer)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"--peer {args.peer} cannot be used as a source address ({e})") from e
+    jobs = [Job.parse(u, args.host) for u in args.urls]
+    started = time.monotonic()
+    result = Prober(profiles, headers, args.peer, args.timeout).run(jobs)
+    elapsed = time.monotonic() - started
+    colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    print_matrix(result, jobs, profiles, colour)
+    findings = result.findings.all()
+    print_findings(findings, colour)
+    print(f"\n{len(jobs)} URL(s) x {len(profiles)} front end(s): {result.requests} requests in {elapsed:.2f}s; "
+          + report.summary_text(findings))
+    names = [p.name for p in profiles]
+    if args.json:
+        report.write_json(args.json, findings, names, result.requests)
+    if args.junit:
+        report.write_junit(args.junit, findings, names, args.fail_on)
+    return EXIT_FINDINGS if result.findings.reaches(args.fail_on) else EXIT_OK
+
+
+def paint(text: str, verdict: str, colour: bool, width: int = 0) -> str:
+    text = text.ljust(width)
+    return f"\033[{COLOURS[verdict]}m{text}\033[0m" if colour and verdict in COLOURS else text
+
+
+def print_matrix(result, jobs, profiles, colour: bool) -> None:
+    by = {(c.url, c.frontend): c for c in result.cells}
+    rows = [p.name for p in profiles] + [""]
+    label = {"": "(no front end: spoof audit)"}
+    first = max(len(label.get(r, r)) for r in rows) + 2
+    width = max(8, *(len(short(j)) + 2 for j in jobs))
+    print("front end".ljust(first) + "".join(short(j).ljust(width) for j in jobs))
+    for row in rows:
+        line = label.get(row, row).ljust(first)
+        for job in jobs:
+            cell = by.get((job.url, row))
+            verdict = cell.verdict if cell else "-"
+            rules = sorted({f.rule for f in cell.findings if LEVEL[f.severity] > 0}) if cell else []
+            text = verdict.upper() if verdict in ("error", "warning") else verdict
+            if len(jobs) == 1 and rules:
+                text += "  " + ", ".join(rules)
+            line += paint(text, verdict, colour, width)
+        print(line.rstrip())
+
+
+def short(job: Job) -> str:
+    return job.path if len(job.path) <= 40 else job.path[:37] + "..."
+
+
+def print_findings(findings, colour: bool) -> None:
+    for f in findings:
+        where = f.frontend or "no front end"
+        print(f"\n{paint(f.severity.upper(), f.severity, colour)} {f.rule} [{where}] {f.method} {f.route}: {f.subject}")
+        print(textwrap.fill(f.message, 100, initial_indent="  ", subsequent_indent="  "))
+        if f.evidence:
+            print(textwrap.fill(f"evidence: {f.evidence}", 100, initial_indent="  ", subsequent_indent="    "))
+        if f.advice:
+            fix = f"fix{f' for {f.framework}' if f.framework else ''}: {f.advice}"
+            print(textwrap.fill(fix, 100, initial_indent="  ", subsequent_indent="    "))
+
+
+def run_profiles(args) -> int:
+    names = profile_names()
+    width = max(map(len, names)) + 2
+    for name in names:
+        marker = " (default)" if name == DEFAULT_PROFILE else ""
+        print(f"{name.ljust(width)}{load_profile(name).summary}{marker}")
+    return EXIT_OK
+
+
+def run_show(args) -> int:
+    profile = load_profile(args.name)
+    job = Job.parse(args.url)
+    scheme = job.target.tls and "https" or "http"
+    sent = [("Host", job.host), ("User-Agent", "curl/8.5.0"), ("Accept", "*/*")]
+    incoming = Incoming(scheme, job.host, job.path, sent, CLIENT, upstream="127.0.0.1:3000")
+    print(f"{profile.name}: {profile.summary}\n")
+    print(f"A client at {CLIENT.ip_port} asks for {args.url}")
+    if scheme == "http" and profile.https_redirect:
+        print(f"The front end answers it itself: {profile.https_redirect}, Location: https://{job.host}{job.path}")
+        return EXIT_OK
+    fwd = forward(profile, incoming)
+    print("The app (here at 127.0.0.1:3000) receives:\n")
+    print(f"  GET {job.path} HTTP/1.1")
+    sent_names = {k.lower() for k, _ in sent}
+    for k, v in fwd.headers:
+        if k.lower() == "host":
+            v = fwd.host
+        mark = " " if k.lower() in sent_names and (k, v) in sent else "+"
+        print(f"{mark} {k}: {v}")
+    added = respond(profile, incoming, fwd.values, [], set())
+    if added:
+        print("\nThe front end adds to the app's response:\n")
+        for k, v in added:
+            print(f"+ {k}: {v}")
+    print("\n(+ added or changed by the front end)")
+    if profile.https_redirect:
+        print(f"Plain HTTP requests are answered by the front end with {profile.https_redirect} to https://.")
+    if profile.peer:
+        print(f"The app's peer in production: {profile.peer} (--set frontend_peer={profile.peer}).")
+    print("\nSources:")
+    for key, text in profile.sources.items():
+        print(f"  {key}  {text}")
+    if profile.not_emulated:
+        print("Not emulated:")
+        for item in profile.not_emulated:
+            print(f"  - {item}")
+    return EXIT_OK

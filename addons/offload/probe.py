@@ -1,0 +1,224 @@
+"""offload probe: send the app each front end's version of a request, plus control variants, and judge the answers.
+
+No proxy runs: requests go straight to the app, built by the same forward() and judged by the same rules as the
+addon's. For each URL and front end: the request as the front end forwards it, and the same with
+X-Forwarded-Proto: https (the app seeing HTTPS); per URL: the request with no front end at all, and a spoof audit
+(forged X-Forwarded-* from a client with no front end in between).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from . import advice
+from .compare import compare, compare_peer, outcome
+from .exchange import Exchange, backend_names, from_answer
+from .findings import LEVEL, Finding, Findings, fingerprint, redact_url, route
+from .forward import Client, Incoming, forward
+from .passive import inspect
+from .profiles import Profile
+from .reference import Answer, Target, send, variant
+
+# The simulated client: TEST-NET-3 (RFC 5737), never contacted.
+CLIENT = Client("203.0.113.7", 50123, "1.3")
+USER_AGENT = "offload-probe"
+# Forged values for the spoof audit: documentation ranges and a reserved name (RFC 5737, RFC 2606).
+SPOOFS = {
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-For": "198.51.100.77",
+    "X-Forwarded-Host": "spoofed.offload.test",
+}
+
+
+class Unreachable(Exception):
+    """The app did not answer at all."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One URL to probe."""
+
+    url: str
+    target: Target
+    host: str  # the public host the client uses
+    path: str
+
+    @classmethod
+    def parse(cls, url: str, host: str | None = None) -> Job:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http:// or https:// URL: {url!r}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return cls(url, Target(parts.hostname, port, parts.scheme == "https"), host or parts.netloc, path)
+
+
+@dataclass
+class Cell:
+    """The verdict for one URL behind one front end."""
+
+    url: str
+    frontend: str
+    findings: list[Finding] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def verdict(self) -> str:
+        if self.error:
+            return "failed"
+        if not self.findings:
+            return "ok"
+        return max((f.severity for f in self.findings), key=LEVEL.__getitem__)
+
+
+@dataclass
+class Result:
+    cells: list[Cell]
+    findings: Findings
+    requests: int
+
+
+class Prober:
+    """Runs the probe: bounded in concurrency and time, loopback and the app's own address only."""
+
+    def __init__(self, profiles: list[Profile], headers: list[tuple[str, str]] = (), peer: str | None = None,
+                 timeout: float = 5.0, workers: int = 8, method: str = "GET"):
+        self.profiles = profiles
+        self.headers = list(headers)
+        self.peer = peer
+        self.timeout = timeout
+        self.workers = workers
+        self.method = method
+        self.requests = 0
+        self.spoof_source = spoof_source()
+
+    def send(self, job: Job, headers, source: str | None = None) -> Answer:
+        self.requests += 1
+        return send(job.target, self.method, job.path, headers, source=source, timeout=self.timeout)
+
+    def base_headers(self, job: Job) -> list[tuple[str, str]]:
+        names = {k.lower() for k, _ in self.headers}
+        base = [("Host", job.host)]
+        base += [(k, v) for k, v in (("User-Agent", USER_AGENT), ("Accept", "*/*")) if k.lower() not in names]
+        return base + [h for h in self.headers if h[0].lower() != "host"]
+
+    def run(self, jobs: list[Job]) -> Result:
+        findings = Findings(limit=10_000)
+        cells: list[Cell] = []
+        with ThreadPoolExecutor(self.workers) as pool:
+            baselines = list(pool.map(self.baseline, jobs))  # raises Unreachable first, before the matrix
+            work = [(job, base, p) for job, base in zip(jobs, baselines) for p in self.profiles]
+            cells = list(pool.map(lambda w: self.probe(*w), work))
+            cells += list(pool.map(lambda jb: self.spoof_audit(*jb), zip(jobs, baselines)))
+        for cell in cells:
+            for f in cell.findings:
+                findings.add(f)
+        findings.flows = self.requests
+        return Result(cells, findings, self.requests)
+
+    def exchange(self, job: Job, answer: Answer, request_headers, scheme: str = "https") -> Exchange:
+        like = Exchange(self.method, scheme, job.host, job.path, 0, (),
+                        backends=backend_names(job.target.host, job.target.port),
+                        request_headers=tuple(request_headers))
+        return from_answer(like, answer.status, answer.headers, answer.body)
+
+    def baseline(self, job: Job) -> Exchange:
+        """The control with no front end: a plain request, as the app sees a direct client."""
+        headers = self.base_headers(job)
+        try:
+            return self.exchange(job, self.send(job, headers), headers, scheme="http")
+        except OSError as e:
+            raise Unreachable(f"{job.target.host}:{job.target.port} did not answer ({e}); is the app running?") from e
+
+    def probe(self, job: Job, baseline: Exchange, profile: Profile) -> Cell:
+        cell = Cell(job.url, profile.name)
+        incoming = Incoming("https", job.host, job.path, self.base_headers(job), CLIENT,
+                            upstream=f"{job.target.host}:{job.target.port}")
+        fwd = forward(profile, incoming)
+        headers = variant(fwd.headers, {"Host": fwd.host}) if fwd.host != job.host else fwd.headers
+        try:
+            actual = self.exchange(job, self.send(job, headers, self.peer), headers)
+            refs = {}
+            if [v for k, v in headers if k.lower() == "x-forwarded-proto"] != ["https"]:
+                https = variant(headers, {"X-Forwarded-Proto": "https"})
+                refs["https"] = self.exchange(job, self.send(job, https, self.peer), https)
+            if self.peer:
+                refs["loopback"] = self.exchange(job, self.send(job, headers), headers)
+        except OSError as e:
+            cell.error = f"no answer: {e}"
+            return cell
+        found = inspect(actual)
+        if "https" in refs:
+            found += compare(actual, refs["https"])
+        if "loopback" in refs:
+            found += compare_peer(actual, refs["loopback"], self.peer)
+        framework = fingerprint(actual, *refs.values(), baseline)
+        tip = advice.ip_port_finding(profile, framework, actual.request_header("X-Forwarded-For") or "")
+        ctx = advice.context_for(profile, profile.request, self.peer or "")
+        cell.findings = [advice.complete(f, profile.name, framework, ctx) for f in found + ([tip] if tip else [])]
+        return cell
+
+    def spoof_audit(self, job: Job, baseline: Exchange) -> Cell:
+        """trusts-spoofed-forwarding: forged X-Forwarded-* from a client with no front end in between."""
+        cell = Cell(job.url, "")
+        base = self.base_headers(job)
+        found = []
+        try:
+            # The control comes from the same address as the forgeries: only the forged header differs.
+            baseline = self.exchange(job, self.send(job, base, self.spoof_source), base, scheme="http")
+            for name, value in SPOOFS.items():
+                headers = variant(base, {name: value})
+                forged = self.exchange(job, self.send(job, headers, self.spoof_source), headers, scheme="http")
+                why = believed(baseline, forged, name, value)
+                if why:
+                    found.append(Finding(
+                        "trusts-spoofed-forwarding", self.method, route(job.path), name,
+                        f"{self.method} {route(job.path)} believes a forged {name}: {value} from a client at "
+                        f"{self.spoof_source or '127.0.0.1'} with no front end in between ({why}).",
+                        redact_url(job.url), f"without it: {outcome(baseline)}; with it: {outcome(forged)}"))
+        except OSError as e:
+            cell.error = f"no answer: {e}"
+            return cell
+        framework = fingerprint(baseline)
+        ctx = advice.Context("X-Forwarded-Proto")
+        cell.findings = [advice.complete(f, "", framework, ctx) for f in found]
+        return cell
+
+
+def believed(baseline: Exchange, forged: Exchange, name: str, value: str) -> str:
+    """Why the forged answer shows the app believed the header; "" if it does not."""
+    if name != "X-Forwarded-Proto" and (
+            value in (forged.location or "") or (value in forged.body and value not in baseline.body)):
+        return f"the answer repeats {value}"
+    if name == "X-Forwarded-Proto":
+        if forged.status != baseline.status:
+            return f"status {baseline.status} became {forged.status}"
+        if forged.set_names != baseline.set_names:
+            return "it sets other cookies"
+        if sum(c.secure for c in forged.cookies) > sum(c.secure for c in baseline.cookies):
+            return "its cookies became Secure"
+        if (forged.location or "").startswith("https:") != (baseline.location or "").startswith("https:"):
+            return "its redirect changed scheme"
+    return ""
+
+
+def spoof_source() -> str | None:
+    """127.0.0.2 where it is bindable (Linux): apps that trust exactly 127.0.0.1 then see a stranger."""
+    try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.2", 0))
+        return "127.0.0.2"
+    except OSError:
+        return None
+
+
+def check_peer(peer: str) -> str:
+    ipaddress.ip_address(peer)
+    family = socket.AF_INET6 if ":" in peer else socket.AF_INET
+    with socket.socket(family) as s:
+        s.bind((peer, 0))
+    return peer

@@ -1,0 +1,75 @@
+"""Fidelity: a request like the one in a captured dump comes out of the profile with the same header names, order
+and value formats (tests/fixtures/dumps, reconstructed from the reference's tables of captured dumps)."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from offload.forward import Client, Incoming, forward
+from offload.profiles import load_profile
+
+DUMPS = Path(__file__).resolve().parents[1] / "fixtures" / "dumps"
+
+FORMATS = [  # the first that matches names a value's format
+    ("guid", r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
+    ("ip:port", r"(\d{1,3}\.){3}\d{1,3}:\d{1,5}|\[[0-9a-f:]+\]:\d{1,5}"),
+    ("ip", r"(\d{1,3}\.){3}\d{1,3}"),
+    ("number", r"\d+"),
+    ("tls version", r"1\.[0-3]"),
+    ("scheme", r"https?"),
+    ("path", r"/\S*"),
+    ("host", r"[a-z0-9-]+(\.[a-z0-9-]+)+(:\d+)?"),
+    ("name", r"[A-Za-z0-9_-]+"),
+    ("certificate", r"\d+\|\d+\|[^|]+\|[^|]+"),
+    ("trace context", r"[0-9a-f]{32}/\d+;o=1"),
+]
+
+
+def value_format(value: str) -> str:
+    return next((name for name, rx in FORMATS if re.fullmatch(rx, value)), f"exactly {value!r}")
+
+
+def read_dump(name):
+    text = (DUMPS / name).read_text()
+    meta = dict(re.findall(r"^# (input|order): (.*)$", text, re.M))
+    inputs = dict(kv.split("=", 1) for kv in meta["input"].split())
+    headers = [tuple(line.split(": ", 1)) for line in text.splitlines() if line and not line.startswith("#")]
+    return inputs, headers, meta.get("order") != "unknown"
+
+
+def emulate(profile_name, inputs):
+    ip, port = inputs["client"].rsplit(":", 1)
+    incoming = Incoming(inputs["scheme"], inputs["host"], inputs["path"], [("Host", inputs["host"])],
+                        Client(ip, int(port), inputs.get("tls", "")))
+    return forward(load_profile(profile_name), incoming).headers[1:]  # the front end's headers
+
+
+@pytest.mark.parametrize("dump, profile", [
+    ("azure-appservice-https-linux.txt", "azure-appservice"),
+    ("azure-appservice-http-linux.txt", "azure-appservice"),
+    ("azure-windows-legacy-https.txt", "azure-windows-legacy"),
+    ("cloud-run-https.txt", "cloud-run"),
+])
+def test_profile_matches_a_captured_dump(dump, profile):
+    inputs, expected, ordered = read_dump(dump)
+    got = emulate(profile, inputs)
+    names = [k.lower() for k, _ in got]
+    wanted = [k.lower() for k, _ in expected]
+    if ordered:
+        assert names == wanted
+    else:
+        assert sorted(names) == sorted(wanted)
+    values = {k.lower(): v for k, v in got}
+    for name, example in expected:
+        value = values[name.lower()]
+        if example.startswith("~"):
+            assert re.fullmatch(example[1:], value), f"{name}: {value!r} is not of the form {example[1:]!r}"
+        else:
+            assert value == example or value_format(value) == value_format(example), \
+                f"{name}: {value!r} ({value_format(value)}) unlike {example!r} ({value_format(example)})"
+
+
+def test_the_format_check_can_fail():
+    assert value_format("881073f0-7185-4812-9f17-4db69faf2b68") != value_format("881073f071854812")
+    assert value_format("52.37.214.82:46066") != value_format("52.37.214.82")
