@@ -131,8 +131,12 @@ def apply(rules: tuple[HeaderRule, ...], sent: Headers, scheme: str, values: dic
         if rule.copy_from:
             copied = by_key.get(rule.copy_from.lower())
             applies = applies and bool(copied)
-        if rule.client == "strip" or (rule.client == "set" and not applies):
+        if rule.client == "strip":
             owned[key] = (rule.name, None)
+            continue
+        if rule.client == "set" and not applies:
+            if current is None or key not in owned:  # the client's copies go; an earlier rule's value stays
+                owned[key] = (rule.name, None)
             continue
         if not applies or (rule.client == "keep" and current is not None):
             continue
