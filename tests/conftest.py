@@ -18,15 +18,6 @@ def confdir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("mitmproxy-conf")
 
 
-def require(condition: bool, why: str) -> None:
-    """Skip a test whose prerequisite is missing, except in CI, where a missing prerequisite is a failure."""
-    if condition:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{why} (CI=true: prerequisites must be installed by .ci/run)")
-    pytest.skip(why)
-
-
 PEER = "169.254.129.1"
 
 
@@ -44,3 +35,12 @@ def peer_address():
         yield PEER
     finally:
         subprocess.run(["ip", "addr", "del", f"{PEER}/32", "dev", "lo"], check=False)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say plainly when the browser tests did not run (scripts/test on a machine without Chromium)."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "/browser/" in r.nodeid.replace("\\", "/")]
+    if skipped:
+        reason = skipped[0].longrepr[2] if isinstance(skipped[0].longrepr, tuple) else ""
+        terminalreporter.write_line(
+            f"NOTE: {len(skipped)} browser test(s) skipped: {reason.removeprefix('Skipped: ')}", yellow=True)

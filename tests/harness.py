@@ -23,6 +23,17 @@ ADDON = ROOT / "addons" / "azure_arr.py"
 START_TIMEOUT = 20.0
 
 
+def require(condition: bool, why: str) -> None:
+    """Skip a test whose prerequisite is missing, except in CI, where a missing prerequisite is a failure."""
+    import pytest
+
+    if condition:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{why} (CI=true: .ci/run must install it)")
+    pytest.skip(why)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -257,3 +268,21 @@ def diagnose(app_port: int, actions, *sets: str, confdir: str | Path, folder: Pa
     if not json_path.exists():
         raise AssertionError(f"no JSON report written (exit status {status}):\n{proxy.output}")
     return Diagnosis(status, json.loads(json_path.read_text()), junit_path.read_text(), proxy.output)
+
+
+def mitmweb(app_port: int, *sets: str, confdir: str | Path, password: str, port: int | None = None,
+            web_port: int | None = None) -> Process:
+    """Start the real mitmweb with the addon in reverse mode; its UI on 127.0.0.1:web_port with a known token."""
+    port, web_port = port or free_port(), web_port or free_port()
+    args = [
+        str(Path(mitmdump_path()).with_name("mitmweb")), "-s", str(ADDON),
+        "--mode", f"reverse:http://127.0.0.1:{app_port}@127.0.0.1:{port}",
+        "--web-host", "127.0.0.1", "--web-port", str(web_port),
+        "--set", "web_open_browser=false", "--set", f"web_password={password}",
+        "--set", f"confdir={confdir}", "--set", "connection_strategy=lazy",
+        *[a for s in sets for a in ("--set", s)],
+    ]
+    p = Process("mitmweb", args)
+    p.port, p.web_port = port, web_port  # type: ignore[attr-defined]
+    p.start().wait_ready(port, "offload: ")
+    return p.wait_ready(web_port)

@@ -39,6 +39,16 @@ def variant(headers: list[tuple[str, str]], set_: dict[str, str] | None = None) 
     return out
 
 
+def http1_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Headers fit for an HTTP/1.1 request: no hop-by-hop ones, and HTTP/2's cookie crumbs joined into one Cookie
+    header with '; ' (RFC 9113 8.2.3), as mitmproxy does when it forwards an HTTP/2 request."""
+    out = [(k, v) for k, v in headers if k.lower() not in _HOP and k.lower() != "cookie"]
+    crumbs = [v for k, v in headers if k.lower() == "cookie"]
+    if crumbs:
+        out.append(("Cookie", "; ".join(crumbs)))
+    return out
+
+
 def send(target: Target, method: str, path: str, headers: list[tuple[str, str]], body: bytes = b"",
          source: str | None = None, timeout: float = TIMEOUT) -> Answer:
     """Send one request to the app and read the answer (body up to BODY_LIMIT). Raises OSError/HTTPException."""
@@ -52,9 +62,8 @@ def send(target: Target, method: str, path: str, headers: list[tuple[str, str]],
         conn = http.client.HTTPConnection(target.host, target.port, timeout=timeout, source_address=source_address)
     try:
         conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-        for k, v in headers:
-            if k.lower() not in _HOP:
-                conn.putheader(k, v.encode("utf-8", "surrogateescape"))
+        for k, v in http1_headers(headers):
+            conn.putheader(k, v.encode("utf-8", "surrogateescape"))
         conn.putheader("Accept-Encoding", "identity")  # the rules read the body's text
         if body or method.upper() in ("POST", "PUT", "PATCH"):
             conn.putheader("Content-Length", str(len(body)))

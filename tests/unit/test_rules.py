@@ -167,3 +167,9 @@ def test_every_catalog_rule_has_a_kind_and_severity():
     for rule in RULES.values():
         assert rule.kind in ("passive", "differential", "probe", "advice")
         assert rule.severity in ("info", "warning", "error")
+
+
+def test_reference_requests_join_http2_cookie_crumbs_and_drop_hop_by_hop_headers():
+    from offload.reference import http1_headers
+    assert http1_headers([("host", "h"), ("cookie", "a=1"), ("connection", "x"), ("cookie", "b=2")]) == [
+        ("host", "h"), ("Cookie", "a=1; b=2")]
