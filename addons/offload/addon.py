@@ -15,7 +15,7 @@ from typing import Optional
 from mitmproxy import ctx, exceptions, http
 
 from . import forward as fwd
-from .profiles import DEFAULT_PROFILE, Profile, ProfileError, load_profile, profile_names
+from .profiles import DEFAULT_PROFILE, Profile, ProfileError, load_profile, needed_values, profile_names
 
 logger = logging.getLogger("offload")
 
@@ -27,6 +27,27 @@ SCHEMES = {
 # mitmproxy's request.http_version -> the protocol-version token Via uses (RFC 9110 7.6.3).
 VIA_VERSIONS = {"HTTP/1.0": "1.0", "HTTP/1.1": "1.1", "HTTP/2.0": "2", "HTTP/3": "3", "HTTP/3.0": "3"}
 _HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
+
+
+def check_deferred(loader, names) -> None:
+    """Report a --set value mitmproxy cannot parse for one of our options (e.g. frontend_affinity=yes).
+
+    mitmproxy parses such values only after load() and, for a script's options, then drops the whole script
+    without a word (mitmproxy issue #8013). Parsing them here turns that into a startup error naming the option.
+    """
+    options = loader.master.options
+    for name in names:
+        value = options.deferred.get(name)
+        raw = getattr(value, "val", None)
+        if raw is None:
+            continue
+        try:
+            options._parse_setval(options._options[name], raw)
+        except (exceptions.OptionsError, ValueError, TypeError, AttributeError, KeyError) as e:
+            del options.deferred[name]
+            kind = options._options[name].typespec
+            allowed = "true, false" if kind is bool else getattr(kind, "__name__", str(kind))
+            logger.error(f"{name}: {' '.join(raw)!r} is not valid; allowed values: {allowed}")
 
 
 def parse_choice(option: str, value: str, allowed) -> str:
@@ -100,6 +121,7 @@ class Offload:
         self.flows: weakref.WeakKeyDictionary[http.HTTPFlow, FlowState] = weakref.WeakKeyDictionary()
         self.profile: Profile = load_profile(DEFAULT_PROFILE)
         self.rules = self.profile.request
+        self.needed = self.profile.variables
         self.host: str | None = None
         self.peer: str | None = None
 
@@ -133,6 +155,7 @@ class Offload:
             "frontend_affinity", bool, True,
             "Add the front end's affinity cookies (e.g. ARRAffinity) to responses, where the profile has them.",
         )
+        check_deferred(loader, ["frontend_affinity"])
 
     def configure(self, updated):
         o = ctx.options
@@ -151,6 +174,7 @@ class Offload:
             self.peer = parse_peer(o.frontend_peer)
         if updated & {"frontend", "frontend_xfp"}:
             self.rules = fwd.with_xfp_policy(self.profile, o.frontend_xfp)
+            self.needed = self.profile.variables | needed_values(self.rules)
 
     def running(self):
         # A front end passes the client's Host on; mitmproxy's reverse mode would replace it with the app's.
@@ -218,7 +242,7 @@ class Offload:
                 self.profile.https_redirect, b"", {"Location": f"https://{incoming.host}{incoming.path}"}
             )
             return
-        forwarded = fwd.forward(self.profile, incoming, self.rules)
+        forwarded = fwd.forward(self.profile, incoming, self.rules, self.needed)
         self.flows[flow] = FlowState(incoming, forwarded.values)
         flow.request.headers.fields = tuple((_b(n), _b(v)) for n, v in forwarded.headers)
         flow.request.host_header = forwarded.host

@@ -32,11 +32,19 @@ class Exchange:
     def url(self) -> str:
         return f"{self.scheme}://{self.host}{self.path}"
 
+    @cached_property
+    def _by_name(self) -> dict[str, list[str]]:
+        index: dict[str, list[str]] = {}
+        for k, v in self.headers:
+            index.setdefault(k.lower(), []).append(v)
+        return index
+
     def header(self, name: str) -> str | None:
-        return next(iter(_values(self.headers, name)), None)
+        values = self._by_name.get(name.lower())
+        return values[0] if values else None
 
     def header_all(self, name: str) -> list[str]:
-        return _values(self.headers, name)
+        return self._by_name.get(name.lower(), [])
 
     def request_header(self, name: str) -> str | None:
         return next(iter(_values(self.request_headers, name)), None)

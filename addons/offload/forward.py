@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .profiles import HeaderRule, Profile, Value
+from .profiles import HeaderRule, Profile, Value, needed_values
 
 XFP = "X-Forwarded-Proto"
 XFP_POLICIES = {
@@ -97,7 +97,9 @@ def forward(profile: Profile, incoming: Incoming, rules: tuple[HeaderRule, ...] 
     `rules` replaces the profile's request rules (e.g. after frontend_xfp); `needed` limits the template values
     computed to those the rules use (all of them by default).
     """
-    values = template_values(incoming, profile.variables if needed is None else needed)
+    if needed is None:
+        needed = profile.variables if rules is None else profile.variables | needed_values(rules)
+    values = template_values(incoming, needed)
     headers = apply(profile.request if rules is None else rules, incoming.headers, incoming.scheme, values)
     if profile.drop_empty:
         headers = [(k, v) for k, v in headers if v.strip()]
@@ -112,84 +114,84 @@ def apply(rules: tuple[HeaderRule, ...], sent: Headers, scheme: str, values: dic
     in rule order, which is the order real front ends were observed to write them in. A header that a "keep"
     rule leaves alone stays where it was.
     """
+    keys = [name.lower() for name, _ in sent]
     by_key: dict[str, list[str]] = {}
-    for name, value in sent:
-        by_key.setdefault(name.lower(), []).append(value)
+    for key, (_, value) in zip(keys, sent):
+        by_key.setdefault(key, []).append(value)
     owned: dict[str, tuple[str, str | None]] = {}  # headers the front end took over: key -> (name, value or None)
     for rule in rules:
+        key, mode = rule.key, rule.client
         if rule.wildcard:  # a strip rule over a family of names (X-FD-*)
-            for key in by_key:
-                if fnmatch.fnmatchcase(key, rule.key):
-                    owned[key] = (key, None)
+            for k in by_key:
+                if fnmatch.fnmatchcase(k, key):
+                    owned[k] = (k, None)
             continue
-        key = rule.key
         if key in owned:
             current = owned[key][1]
         else:
             current = ", ".join(by_key[key]) if key in by_key else None
-        applies = rule.applies(scheme)
+        applies = rule.when == "any" or rule.when == scheme
         if rule.copy_from:
             copied = by_key.get(rule.copy_from.lower())
             applies = applies and bool(copied)
-        if rule.client == "strip":
+        if mode == "strip":
             owned[key] = (rule.name, None)
             continue
-        if rule.client == "set" and not applies:
-            if current is None or key not in owned:  # the client's copies go; an earlier rule's value stays
-                owned[key] = (rule.name, None)
+        if not applies:
+            if mode == "set" and (current is None or key not in owned):
+                owned[key] = (rule.name, None)  # the client's copies go; an earlier rule's value stays
             continue
-        if not applies or (rule.client == "keep" and current is not None):
+        if mode == "keep" and current is not None:
             continue
         value = ", ".join(copied) if rule.copy_from else rule.value.render(values)
-        if rule.client == "append" and current is not None:
-            value = f"{current}{rule.separator}{value}"
-        elif rule.client == "append-distinct" and current is not None:
-            value = current if current.endswith(value) else f"{current}{rule.separator}{value}"
-        if owned.get(key, (None, None))[1] is None:
-            owned.pop(key, None)  # the front end writes it in this rule's position...
+        if current is not None:
+            if mode == "append":
+                value = f"{current}{rule.separator}{value}"
+            elif mode == "append-distinct":
+                value = current if current.endswith(value) else f"{current}{rule.separator}{value}"
+        if key in owned and owned[key][1] is None:
+            del owned[key]  # the front end writes it in this rule's position...
         owned[key] = (rule.name, value)  # ...or edits its own copy in place
-    headers = [(n, v) for n, v in sent if n.lower() not in owned]
+    headers = [h for key, h in zip(keys, sent) if key not in owned]
     headers += [(n, v) for n, v in owned.values() if v is not None]
     return headers
 
 
-_FRESH = {
-    "guid": lambda: str(uuid.uuid4()),
-    "hex16": lambda: secrets.token_hex(8),
-    "hex24": lambda: secrets.token_hex(12),
-    "hex32": lambda: secrets.token_hex(16),
-    "uint64": lambda: str(secrets.randbits(64)),
-    "b64": lambda: base64.b64encode(secrets.token_bytes(24)).decode(),
-    "unix_ms": lambda: str(int(time.time() * 1000)),
-    "unix_hex": lambda: f"{int(time.time()):08x}",
+def _ip_host(c: Client) -> str:
+    return f"[{c.ip}]" if ":" in c.ip else c.ip
+
+
+# How each template value is made from a request: computed only when a profile uses it (this runs per request).
+_VALUES = {
+    "client_ip": lambda i: i.client.ip,
+    "client_port": lambda i: str(i.client.port),
+    "client_ip_port": lambda i: i.client.ip_port,
+    "client_host": lambda i: _ip_host(i.client),
+    "forwarded_for": lambda i: f'"{_ip_host(i.client)}"' if ":" in i.client.ip else i.client.ip,
+    "scheme": lambda i: i.scheme,
+    "host": lambda i: i.host,
+    "domain": lambda i: host_domain(i.host),
+    "site": lambda i: host_domain(i.host).split(".", 1)[0],
+    "path": lambda i: i.path,
+    "tls_version": lambda i: i.client.tls_version or "1.2",
+    "port": lambda i: "443" if i.scheme == "https" else "80",
+    "http_version": lambda i: i.http_version,
+    "affinity": lambda i: affinity_id(host_domain(i.host)),
+    # fresh per request
+    "guid": lambda i: str(uuid.uuid4()),
+    "hex16": lambda i: secrets.token_hex(8),
+    "hex24": lambda i: secrets.token_hex(12),
+    "hex32": lambda i: secrets.token_hex(16),
+    "uint64": lambda i: str(secrets.randbits(64)),
+    "b64": lambda i: base64.b64encode(secrets.token_bytes(24)).decode(),
+    "unix_ms": lambda i: str(int(time.time() * 1000)),
+    "unix_hex": lambda i: f"{int(time.time()):08x}",
 }
 
 
 def template_values(incoming: Incoming, needed: frozenset[str] | None = None) -> dict[str, str]:
     """The values profile templates draw on; `needed` limits the work to what the profile uses."""
-    c = incoming.client
-    domain = host_domain(incoming.host)
-    values = {
-        "client_ip": c.ip,
-        "client_port": str(c.port),
-        "client_ip_port": c.ip_port,
-        "scheme": incoming.scheme,
-        "host": incoming.host,
-        "domain": domain,
-        "site": domain.split(".", 1)[0],
-        "path": incoming.path,
-        "tls_version": c.tls_version or "1.2",
-        "port": "443" if incoming.scheme == "https" else "80",
-        "http_version": incoming.http_version,
-        "client_host": f"[{c.ip}]" if ":" in c.ip else c.ip,
-        "forwarded_for": f'"[{c.ip}]"' if ":" in c.ip else c.ip,
-    }
-    for name, fresh in _FRESH.items():
-        if needed is None or name in needed:
-            values[name] = fresh()
-    if needed is None or "affinity" in needed:
-        values["affinity"] = affinity_id(domain)
-    return values
+    return {name: make(incoming) for name, make in _VALUES.items() if needed is None or name in needed}
 
 
 def host_domain(host: str) -> str:

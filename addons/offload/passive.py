@@ -17,7 +17,12 @@ URL_HEADERS = ("Content-Location", "Link", "Refresh")
 
 def same_host(a: str, b: str) -> bool:
     """Host names equal, ignoring case and default ports (http://host:80 is http://host)."""
-    return re.sub(r":(80|443)$", "", a.lower()) == re.sub(r":(80|443)$", "", b.lower())
+    return _bare(a) == _bare(b)
+
+
+def _bare(host: str) -> str:
+    host = host.lower()
+    return host[:-3] if host.endswith(":80") else host[:-4] if host.endswith(":443") else host
 
 
 def _finding(ex: Exchange, rule: str, subject: str, message: str, evidence: str = "") -> Finding:
@@ -93,7 +98,7 @@ def insecure_absolute_url(ex: Exchange) -> Iterator[Finding]:
                 yield _finding(ex, "insecure-absolute-url", f"{name} header",
                                f"{ex.method} {route(ex.path)} sends an http:// URL to its own host in {name} on an "
                                "HTTPS response.", f"{name}: {redact_url(value.split(';')[0].strip('<> '))}")
-    if ex.body:
+    if "http:" in ex.body or "HTTP:" in ex.body:  # cheap test first: most pages hold no http: URL at all
         m = pattern.search(ex.body)
         if m:
             yield _finding(ex, "insecure-absolute-url", "body",
@@ -102,12 +107,19 @@ def insecure_absolute_url(ex: Exchange) -> Iterator[Finding]:
                            _snippet(ex.body, m.start()))
 
 
+@lru_cache(maxsize=64)
+def _backend_urls(backends: tuple[str, ...], host: str) -> re.Pattern | None:
+    names = [b for b in backends if not same_host(b, host)]
+    if not names:
+        return None
+    return re.compile(r"(?://|\\/\\/)(" + "|".join(map(re.escape, names)) + r")(?![\w.-]|:\d)", re.I)
+
+
 def backend_host_leak(ex: Exchange) -> Iterator[Finding]:
     """URLs with the app's own address (localhost:3000) that only work on the developer's machine."""
-    names = [b for b in ex.backends if not same_host(b, ex.host)]
-    if not names:
+    pattern = _backend_urls(ex.backends, ex.host)
+    if pattern is None:
         return
-    pattern = re.compile(r"(?://|\\/\\/)(" + "|".join(map(re.escape, names)) + r")(?![\w.-]|:\d)", re.I)
     for name in ("Location",) + URL_HEADERS:
         for value in ex.header_all(name):
             if m := pattern.search(value):
@@ -115,7 +127,7 @@ def backend_host_leak(ex: Exchange) -> Iterator[Finding]:
                                f"{ex.method} {route(ex.path)} puts the app's internal address {m.group(1)} in "
                                f"{name}; behind the front end users must see {ex.host}.",
                                f"{name}: {redact_url(value.split(';')[0].strip('<> '))}")
-    if ex.body:
+    if ex.body and any(name in ex.body for name in ex.backends):  # cheap test first
         m = pattern.search(ex.body)
         if m:
             yield _finding(ex, "backend-host-leak", "body",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 import tomllib
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
@@ -55,7 +55,8 @@ class Value:
 
     text: str
     names: frozenset[str] = frozenset()
-    template: string.Template | None = field(default=None, compare=False, repr=False)
+    # The template split once into literal text and value names: rendering is a join, not a regex substitution.
+    parts: tuple[tuple[bool, str], ...] = field(default=(), compare=False, repr=False)
 
     @classmethod
     def parse(cls, text: str, where: str) -> Value:
@@ -71,12 +72,31 @@ class Value:
             )
         if not names:
             return cls(template.substitute({}))
-        return cls(text, names, template)
+        return cls(text, names, _split(template))
 
     def render(self, values: dict[str, str]) -> str:
-        if self.template is None:
+        if not self.parts:
             return self.text
-        return self.template.substitute(values)
+        if len(self.parts) == 1:
+            return values[self.parts[0][1]]
+        return "".join(values[t] if is_name else t for is_name, t in self.parts)
+
+
+def _split(template: string.Template) -> tuple[tuple[bool, str], ...]:
+    """'for=${ip};x=$$' -> ((False, 'for='), (True, 'ip'), (False, ';x=$'))"""
+    parts: list[tuple[bool, str]] = []
+    pos = 0
+    for m in template.pattern.finditer(template.template):
+        if m.start() > pos:
+            parts.append((False, template.template[pos:m.start()]))
+        if m.group("escaped") is not None:
+            parts.append((False, template.delimiter))
+        else:
+            parts.append((True, m.group("named") or m.group("braced")))
+        pos = m.end()
+    if pos < len(template.template):
+        parts.append((False, template.template[pos:]))
+    return tuple(parts)
 
 
 @dataclass(frozen=True)
@@ -91,14 +111,12 @@ class HeaderRule:
     note: str = ""
     separator: str = ", "  # between appended values (Cloudflare and CloudFront write no space)
     copy_from: str = ""  # the value is the client's own copy of this header; no copy, no header
+    key: str = field(init=False, repr=False, compare=False)  # the lower-case name
+    wildcard: bool = field(init=False, repr=False, compare=False)  # a strip rule over a family of names
 
-    @property
-    def key(self) -> str:
-        return self.name.lower()
-
-    @property
-    def wildcard(self) -> bool:
-        return "*" in self.name
+    def __post_init__(self):
+        object.__setattr__(self, "key", self.name.lower())
+        object.__setattr__(self, "wildcard", "*" in self.name)
 
     def applies(self, scheme: str) -> bool:
         return self.when == "any" or self.when == scheme
@@ -132,7 +150,7 @@ class Profile:
     not_emulated: tuple[str, ...] = ()
     fix: str = ""  # what can be changed at the front end itself when the app does not see HTTPS
 
-    @property
+    @cached_property
     def variables(self) -> frozenset[str]:
         """Template values this profile needs for one request and its response."""
         return needed_values(self.request + self.response) | frozenset().union(

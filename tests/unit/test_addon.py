@@ -1,5 +1,6 @@
 """The addon on mitmproxy's own test flows: what each Azure profile sends the app, and how options change it."""
 
+import dataclasses
 import logging
 import re
 
@@ -277,7 +278,7 @@ def test_affinity_cookies(name, tls, expected):
     with taddons.context(a) as tctx:
         tctx.configure(a, frontend=name, frontend_scheme="https" if tls else "http")
         if not tls:  # App Service would redirect plain HTTP: let this one through to see its cookie
-            a.profile = a.profile.__class__(**{**a.profile.__dict__, "https_redirect": 0})
+            a.profile = dataclasses.replace(a.profile, https_redirect=0)
         lines = respond(a, make_flow())
     assert len(lines) == len(expected)
     for line, pattern in zip(lines, expected):
