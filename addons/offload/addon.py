@@ -43,7 +43,7 @@ def check_deferred(loader, names) -> None:
             continue
         try:
             options._parse_setval(options._options[name], raw)
-        except (exceptions.OptionsError, ValueError, TypeError, AttributeError, KeyError) as e:
+        except (exceptions.OptionsError, ValueError, TypeError, AttributeError, KeyError):
             del options.deferred[name]
             kind = options._options[name].typespec
             allowed = "true, false" if kind is bool else getattr(kind, "__name__", str(kind))
@@ -225,7 +225,7 @@ class Offload:
             scheme=self.scheme_of(flow),
             host=host,
             path=request.path,
-            headers=list(request.headers.items(multi=True)),
+            headers=[(as_text(k), as_text(v)) for k, v in request.headers.fields],
             client=fwd.Client(ip, port, tls),
             http_version=VIA_VERSIONS.get(request.http_version, "1.1"),
             upstream=f"{request.host}:{request.port}",
@@ -244,7 +244,7 @@ class Offload:
             return
         forwarded = fwd.forward(self.profile, incoming, self.rules, self.needed)
         self.flows[flow] = FlowState(incoming, forwarded.values)
-        flow.request.headers.fields = tuple((_b(n), _b(v)) for n, v in forwarded.headers)
+        flow.request.headers.fields = reencode(forwarded.headers, incoming.headers, flow.request.headers.fields)
         flow.request.host_header = forwarded.host
 
     def state(self, flow: http.HTTPFlow) -> FlowState | None:
@@ -254,23 +254,37 @@ class Offload:
         state = self.flows.get(flow)
         if state is None or state.frontend_response:
             return
-        state.app_headers = flow.response.headers.fields
-        affinity = ctx.options.frontend_affinity and bool(self.profile.cookies)
-        if not (affinity or self.profile.response):
-            return
-        headers = fwd.respond(self.profile, state.incoming, state.values or {},
-                              list(flow.response.headers.items(multi=True)), set(flow.request.cookies.keys()),
-                              affinity)
-        flow.response.headers.fields = tuple((_b(n), _b(v)) for n, v in headers)
+        response = flow.response
+        state.app_headers = response.headers.fields
+        values = state.values or {}
+        if self.profile.response:
+            sent = [(as_text(k), as_text(v)) for k, v in response.headers.fields]
+            headers = fwd.apply(self.profile.response, sent, state.incoming.scheme, values)
+            response.headers.fields = reencode(headers, sent, response.headers.fields)
+        if ctx.options.frontend_affinity and self.profile.cookies:
+            cookie = flow.request.headers.get_all("cookie")
+            for line in fwd.front_end_cookies(self.profile, state.incoming, values, fwd.cookie_names(cookie)):
+                response.headers.add("Set-Cookie", line)
 
     def server_connect(self, data) -> None:
         if self.peer:
             data.server.sockname = (self.peer, 0)
 
 
-def _b(text: str) -> bytes:
+def as_bytes(text: str) -> bytes:
     # mitmproxy decodes header bytes as UTF-8 with surrogateescape; this round-trips any byte unchanged.
     return text.encode("utf-8", "surrogateescape")
+
+
+def as_text(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
+def reencode(headers: fwd.Headers, sent: fwd.Headers, fields: tuple) -> tuple:
+    """Header fields for mitmproxy: the original bytes for every header passed on unchanged (apply() keeps those
+    very tuples), new bytes only for what the front end wrote."""
+    originals = {id(pair): field for pair, field in zip(sent, fields)}
+    return tuple(originals.get(id(h)) or (as_bytes(h[0]), as_bytes(h[1])) for h in headers)
 
 
 def _listen_addresses() -> str:

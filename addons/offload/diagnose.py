@@ -13,7 +13,7 @@ from mitmproxy import command, ctx, exceptions, http
 from mitmproxy.hooks import UpdateHook
 
 from . import advice, report
-from .addon import FlowState, Offload, parse_choice
+from .addon import FlowState, Offload, as_text, parse_choice
 from .compare import compare, compare_peer
 from .exchange import BODY_LIMIT, Exchange, backend_names, decode_body, from_answer
 from .findings import Finding, Findings, fingerprint, route
@@ -33,6 +33,7 @@ MAX_INFLIGHT = 16  # comparisons running at once; more wait for a later request 
 MAX_ROUTES = 10_000  # routes remembered as compared; beyond, no new comparisons
 SETTLE_TIMEOUT = 6.0  # at shutdown, how long comparisons still in flight may take
 MARKERS = {"error": ":x:", "warning": ":warning:"}
+LEARNING = 50  # clean answers fingerprinted to learn the framework (and give client-ip-port advice) before stopping
 
 
 class Session:
@@ -70,6 +71,7 @@ class Diagnose:
         self.compared: set[tuple[str, str]] = set()
         self.inflight: set[asyncio.Task] = set()
         self.advised_ip_port = False
+        self.learning = LEARNING
 
     def load(self, loader):
         loader.add_option(
@@ -111,19 +113,23 @@ class Diagnose:
         if state is None or state.frontend_response or flow.response is None:
             return
         self.session.findings.flows += 1
-        actual = self.exchange(flow, state)
-        self.report(inspect(actual), flow, actual)
-        if self.should_compare(flow, state):
+        comparing = self.should_compare(flow, state)
+        learning = self.learning > 0
+        actual = self.exchange(flow, state, with_request=comparing or learning)
+        findings = inspect(actual)
+        if findings or learning:  # a clean answer is fingerprinted only while offload still learns the app
+            self.learning -= not findings
+            self.report(findings, flow, actual)
+        if comparing:
             self.start_comparison(flow, state, actual)
 
     # --- building exchanges ---------------------------------------------------------------------------------------
 
-    def exchange(self, flow: http.HTTPFlow, state: FlowState) -> Exchange:
+    def exchange(self, flow: http.HTTPFlow, state: FlowState, with_request: bool = True) -> Exchange:
         """The app's answer as the rules see it (the front end's own cookies left out)."""
         incoming = state.incoming
         fields = state.app_headers if state.app_headers is not None else flow.response.headers.fields
-        headers = tuple((k.decode("utf-8", "surrogateescape"), v.decode("utf-8", "surrogateescape"))
-                        for k, v in fields)
+        headers = tuple((as_text(k), as_text(v)) for k, v in fields)
         body = ""
         if incoming.scheme == "https" and flow.response.raw_content:
             content_type = flow.response.headers.get("content-type")
@@ -133,7 +139,7 @@ class Diagnose:
             method=flow.request.method, scheme=incoming.scheme, host=incoming.host, path=incoming.path,
             status=flow.response.status_code, headers=headers, body=body,
             backends=backend_names(flow.request.host, flow.request.port),
-            request_headers=tuple(flow.request.headers.items(multi=True)),
+            request_headers=tuple((as_text(k), as_text(v)) for k, v in flow.request.headers.fields) if with_request else (),
         )
 
     # --- comparisons ----------------------------------------------------------------------------------------------

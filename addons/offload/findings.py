@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from .exchange import Exchange
@@ -88,6 +89,7 @@ _ID = re.compile(
     r"(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,})$", re.I)
 
 
+@lru_cache(maxsize=4096)
 def route(path: str) -> str:
     """'/users/42/orders/9f86d081884c7d65?x=1' -> '/users/{id}/orders/{id}': one route, one comparison."""
     path = path.split("?", 1)[0].split("#", 1)[0] or "/"

@@ -214,9 +214,21 @@ def respond(profile: Profile, incoming: Incoming, values: dict[str, str], header
     """The app's response headers as the client gets them: the front end's header rules and cookies applied."""
     out = apply(profile.response, headers, incoming.scheme, values) if profile.response else list(headers)
     if affinity:
-        for rule in profile.cookies:
-            # A cookie the client already sends is not set again [INF: how ARR affinity behaves].
-            if rule.when in ("any", incoming.scheme) and rule.name not in request_cookies:
-                value, attrs = rule.value.render(values), rule.attributes.render(values)
-                out.append(("Set-Cookie", f"{rule.name}={value};{attrs}" if attrs else f"{rule.name}={value}"))
+        out += [("Set-Cookie", line) for line in front_end_cookies(profile, incoming, values, request_cookies)]
     return out
+
+
+def front_end_cookies(profile: Profile, incoming: Incoming, values: dict[str, str], request_cookies: set[str]
+                      ) -> list[str]:
+    """Set-Cookie lines the front end adds; a cookie the client already sends is not set again [INF: ARR]."""
+    lines = []
+    for rule in profile.cookies:
+        if rule.when in ("any", incoming.scheme) and rule.name not in request_cookies:
+            value, attrs = rule.value.render(values), rule.attributes.render(values)
+            lines.append(f"{rule.name}={value};{attrs}" if attrs else f"{rule.name}={value}")
+    return lines
+
+
+def cookie_names(cookie_headers: list[str]) -> set[str]:
+    """Names in Cookie request headers ('a=1; b=2'), without parsing values."""
+    return {part.split("=", 1)[0].strip() for header in cookie_headers for part in header.split(";")}
