@@ -245,7 +245,8 @@ class Offload:
         forwarded = fwd.forward(self.profile, incoming, self.rules, self.needed)
         self.flows[flow] = FlowState(incoming, forwarded.values)
         flow.request.headers.fields = reencode(forwarded.headers, incoming.headers, flow.request.headers.fields)
-        flow.request.host_header = forwarded.host
+        if forwarded.host != incoming.host or self.host:
+            flow.request.host_header = forwarded.host
 
     def state(self, flow: http.HTTPFlow) -> FlowState | None:
         return self.flows.get(flow)
@@ -262,7 +263,7 @@ class Offload:
             headers = fwd.apply(self.profile.response, sent, state.incoming.scheme, values)
             response.headers.fields = reencode(headers, sent, response.headers.fields)
         if ctx.options.frontend_affinity and self.profile.cookies:
-            cookie = flow.request.headers.get_all("cookie")
+            cookie = [v for k, v in state.incoming.headers if k.lower() == "cookie"]
             for line in fwd.front_end_cookies(self.profile, state.incoming, values, fwd.cookie_names(cookie)):
                 response.headers.add("Set-Cookie", line)
 

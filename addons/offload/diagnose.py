@@ -15,7 +15,7 @@ from mitmproxy.hooks import UpdateHook
 from . import advice, report
 from .addon import FlowState, Offload, as_text, parse_choice
 from .compare import compare, compare_peer
-from .exchange import BODY_LIMIT, Exchange, backend_names, decode_body, from_answer
+from .exchange import BODY_LIMIT, Exchange, backend_names, decode_body, from_answer, textual
 from .findings import Finding, Findings, fingerprint, route
 from .passive import inspect
 from .reference import Target, send, variant
@@ -131,15 +131,18 @@ class Diagnose:
         fields = state.app_headers if state.app_headers is not None else flow.response.headers.fields
         headers = tuple((as_text(k), as_text(v)) for k, v in fields)
         body = ""
-        if incoming.scheme == "https" and flow.response.raw_content:
-            content_type = flow.response.headers.get("content-type")
-            if len(flow.response.raw_content) <= 4 * BODY_LIMIT:  # larger bodies are downloads, not pages
+        raw = flow.response.raw_content
+        if incoming.scheme == "https" and raw and len(raw) <= 4 * BODY_LIMIT:  # larger ones are downloads, not pages
+            content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
+            if textual(content_type):
                 body = decode_body(flow.response.get_content(strict=False), content_type)
+        request_headers = ()
+        if with_request:
+            request_headers = tuple((as_text(k), as_text(v)) for k, v in flow.request.headers.fields)
         return Exchange(
             method=flow.request.method, scheme=incoming.scheme, host=incoming.host, path=incoming.path,
             status=flow.response.status_code, headers=headers, body=body,
-            backends=backend_names(flow.request.host, flow.request.port),
-            request_headers=tuple((as_text(k), as_text(v)) for k, v in flow.request.headers.fields) if with_request else (),
+            backends=backend_names(flow.request.host, flow.request.port), request_headers=request_headers,
         )
 
     # --- comparisons ----------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from urllib.parse import urlsplit
 
 from .setcookie import SetCookie, parse_all
@@ -104,6 +104,7 @@ def same_origin_url(url: str, scheme: str, host: str) -> tuple[str, str, str] | 
     return s, h, path
 
 
+@lru_cache(maxsize=64)
 def backend_names(host: str, port: int) -> tuple[str, ...]:
     """The names an app on this machine may use for itself: 127.0.0.1:3000 is also localhost:3000."""
     names = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]

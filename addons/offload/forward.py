@@ -191,9 +191,15 @@ _VALUES = {
 
 def template_values(incoming: Incoming, needed: frozenset[str] | None = None) -> dict[str, str]:
     """The values profile templates draw on; `needed` limits the work to what the profile uses."""
-    return {name: make(incoming) for name, make in _VALUES.items() if needed is None or name in needed}
+    return {name: make(incoming) for name, make in _makers(needed)}
 
 
+@lru_cache(maxsize=64)
+def _makers(needed: frozenset[str] | None) -> tuple:
+    return tuple((name, make) for name, make in _VALUES.items() if needed is None or name in needed)
+
+
+@lru_cache(maxsize=256)
 def host_domain(host: str) -> str:
     """'myapp.example:8443' -> 'myapp.example'; '[::1]:8443' -> '::1'."""
     if host.startswith("["):

@@ -1,0 +1,129 @@
+"""Property tests (hypothesis): odd and malformed input never raises, and nothing changes that the profile does not
+name. Bodies are never touched."""
+
+import fnmatch
+import string
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from mitmproxy import http
+from mitmproxy.test import taddons, tflow, tutils
+
+from offload.addon import Offload, as_text
+from offload.compare import compare, compare_peer
+from offload.diagnose import Diagnose
+from offload.exchange import Exchange, decode_body, from_answer
+from offload.findings import redact_url, route
+from offload.forward import Client, Incoming, forward
+from offload.passive import inspect
+from offload.profiles import load_profile, profile_names
+from offload.setcookie import SetCookie
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+TOKEN = string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~"
+# Header values as mitmproxy hands them over: any byte, decoded as UTF-8 with surrogateescape.
+raw_bytes = st.binary(max_size=200)
+names = st.one_of(
+    st.text(TOKEN, min_size=1, max_size=20),
+    st.sampled_from(["Host", "X-Forwarded-For", "x-forwarded-proto", "X-ARR-SSL", "CLIENT-IP", "Cookie",
+                     "Forwarded", "X-FD-HealthProbe", "X_Under", "Proxy", "Via", "X-Request-Id", "Set-Cookie",
+                     "Location", "Link", "Refresh", "Content-Type", "X-Forwarded-Host"]),
+)
+headers = st.lists(st.tuples(names, raw_bytes.map(as_text)), max_size=25)
+ips = st.one_of(st.ip_addresses(v=4).map(str), st.ip_addresses(v=6).map(str))
+clients = st.builds(Client, ips, st.integers(0, 65535), st.sampled_from(["", "1.2", "1.3"]))
+text = st.text(max_size=300)
+set_cookie_lines = st.one_of(
+    text,
+    st.builds(lambda n, v, attrs: f"{n}={v}" + "".join(f"; {a}" for a in attrs),
+              st.text(TOKEN, max_size=12), st.text(max_size=30),
+              st.lists(st.sampled_from(["Secure", "HttpOnly", "SameSite=None", "SameSite=Lax", "Path=/",
+                                        "Domain=x.example", "Max-Age=0", "Max-Age=-1", "Max-Age=abc",
+                                        "Expires=Thu, 01 Jan 1970 00:00:00 GMT", "Expires=not a date",
+                                        "Expires=Fri, 31 Dec 9999 23:59:59 GMT", "secure", "SECURE", "Path",
+                                        "=", ";;"]), max_size=8)),
+    st.just("a=" + "x" * 100_000),
+)
+
+
+@SETTINGS
+@given(st.sampled_from(profile_names()), headers, clients, st.sampled_from(["https", "http"]), text, text)
+def test_forward_never_raises_and_leaves_what_the_profile_does_not_name(name, sent, client, scheme, host, path):
+    profile = load_profile(name)
+    out = forward(profile, Incoming(scheme, host or "h", path, sent, client, upstream="127.0.0.1:3000"))
+    named = {r.key for r in profile.request}
+    patterns = [r.key for r in profile.request if r.wildcard]
+    copied = {r.copy_from.lower() for r in profile.request if r.copy_from}
+
+    def untouched(n: str, v: str) -> bool:
+        k = n.lower()
+        return (k not in named and k not in copied and not any(fnmatch.fnmatchcase(k, p) for p in patterns)
+                and not (profile.drop_empty and not v.strip()))
+
+    kept = [h for h in sent if untouched(*h)]
+    assert [h for h in out.headers if untouched(*h)] == kept  # same headers, same order, same values
+    for n, _ in out.headers:
+        assert n.lower() in named or any(h[0] == n for h in sent)  # nothing appears from nowhere
+
+
+def exchanges():
+    return st.builds(
+        Exchange,
+        st.sampled_from(["GET", "POST", "HEAD"]), st.sampled_from(["https", "http"]),
+        st.one_of(st.just("myapp.example"), text), text, st.integers(100, 599),
+        st.lists(st.one_of(st.tuples(st.just("Set-Cookie"), set_cookie_lines),
+                           st.tuples(st.sampled_from(["Location", "Link", "Refresh", "Content-Location",
+                                                      "X-Powered-By", "Server"]), text),
+                           st.tuples(names, text)), max_size=12).map(tuple),
+        text, st.just(("127.0.0.1:3000", "localhost:3000")),
+        st.lists(st.tuples(names, text), max_size=5).map(tuple),
+    )
+
+
+@SETTINGS
+@given(exchanges(), exchanges())
+def test_the_rules_never_raise(a, b):
+    for f in inspect(a) + compare(a, b) + compare_peer(a, b, "169.254.129.1"):
+        assert f.rule and f.message
+
+
+@SETTINGS
+@given(set_cookie_lines)
+def test_set_cookie_parsing_never_raises(line):
+    cookie = SetCookie.parse(line)
+    if cookie is not None:
+        assert cookie.name and isinstance(cookie.deleted, bool) and isinstance(cookie.secure, bool)
+
+
+@SETTINGS
+@given(st.binary(max_size=2000), st.one_of(st.none(), text, st.sampled_from(
+    ["text/html; charset=utf-8", "application/json", "text/html; charset=nonsense", "text/plain; charset=utf-16"])))
+def test_decoding_bodies_never_raises(body, content_type):
+    assert isinstance(decode_body(body, content_type), str)
+    assert isinstance(from_answer(Exchange("GET", "https", "h", "/", 200, ()), 200, (), body).body, str)
+
+
+@SETTINGS
+@given(text)
+def test_routes_and_redaction_never_raise(value):
+    assert route(value).startswith("/") or route(value) == "" or isinstance(route(value), str)
+    assert isinstance(redact_url(value), str)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(profile_names()), st.binary(max_size=5000), st.binary(max_size=5000),
+       st.lists(st.tuples(names, raw_bytes), max_size=10), st.sampled_from(["https", "auto", "http"]))
+def test_the_addon_never_touches_bodies(name, request_body, response_body, response_headers, scheme):
+    emulation = Offload()
+    diagnose = Diagnose(emulation)
+    with taddons.context(emulation, diagnose) as tctx:
+        tctx.configure(emulation, frontend=name, frontend_scheme=scheme, frontend_compare="off")
+        f = tflow.tflow(req=tutils.treq(content=request_body))
+        emulation.requestheaders(f)
+        if f.response is None:  # not answered by the front end's own redirect
+            f.response = tutils.tresp(content=response_body, headers=http.Headers(
+                [(k.encode(), v) for k, v in response_headers]))
+            emulation.responseheaders(f)
+            diagnose.response(f)
+            assert f.response.raw_content == response_body
+        assert f.request.raw_content == request_body
