@@ -97,12 +97,14 @@ def route(path: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """Keep scheme, host and path; hide query values (they may hold tokens or codes)."""
+    """Keep scheme, host and path; hide query values and id-like path segments (they may hold tokens or codes)."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparsable URL>"
-    out = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else parts.path
+    path = "/".join("{id}" if _ID.match(seg) else seg for seg in parts.path.split("/"))
+    out = f"{parts.scheme}:" if parts.scheme else ""
+    out += f"//{parts.netloc}{path}" if parts.netloc else path
     if parts.query:
         out += "?" + "&".join(p.split("=", 1)[0] + ("=…" if "=" in p else "") for p in parts.query.split("&"))
     return out

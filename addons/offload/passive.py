@@ -135,11 +135,10 @@ def backend_host_leak(ex: Exchange) -> Iterator[Finding]:
                            f"body; behind the front end users must see {ex.host}.", _snippet(ex.body, m.start()))
 
 
-def _snippet(text: str, at: int, width: int = 60) -> str:
-    """A short, single-line excerpt around a match; query values hidden."""
-    start = max(0, at - 10)
-    piece = re.sub(r"\s+", " ", text[start:start + width])
-    return re.sub(r"(\?|&)([^=&\s\"'<>]+)=[^&\s\"'<>]*", r"\1\2=…", piece)
+def _snippet(text: str, at: int) -> str:
+    """The URL found in a body, redacted: never the text around it, which may hold anything (a CSRF token...)."""
+    url = re.match(r"[^\s\"'<>()]{1,300}", text[at:])
+    return redact_url(url.group(0).replace("\\/", "/")) if url else ""
 
 
 PASSIVE: tuple[Passive, ...] = (

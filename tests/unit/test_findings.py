@@ -106,8 +106,10 @@ def test_fail_levels(level, reached):
     assert store.reaches(level) is reached
 
 
-def test_redact_url_hides_query_values():
+def test_redact_url_hides_query_values_and_tokens_in_paths():
     assert redact_url("https://h/cb?code=abc&state=xyz&flag") == "https://h/cb?code=…&state=…&flag"
+    assert redact_url("https://h/reset/Zx81kQ0pL2mN4bV7cX9aS3dF") == "https://h/reset/{id}"
+    assert redact_url("//127.0.0.1:3000/a?t=1") == "//127.0.0.1:3000/a?t=…"
 
 
 def test_json_report_follows_the_contract():
