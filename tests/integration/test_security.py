@@ -83,7 +83,7 @@ def documented_commands() -> list[str]:
             line = line.split("#")[0].strip()
             if line.startswith(("mitmdump ", "mitmweb ")):
                 commands.add(line)
-    commands |= set(re.findall(r"`((?:mitmdump|mitmweb) -s [^`]+)`", readme))  # inline ones too
+    commands |= set(re.findall(r"`((?:mitmdump|mitmweb) -s [^`]+--mode [^`]+)`", readme))  # inline ones too
     return sorted(commands)
 
 
