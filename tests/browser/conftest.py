@@ -25,7 +25,7 @@ def spki_pin(confdir: Path) -> str:
     return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_api():
     require(Path(CHROMIUM).exists() or bool(shutil.which(CHROMIUM)),
             f"browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
@@ -47,7 +47,7 @@ def browser_confdir(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium(playwright_api, browser_confdir):
     browser = playwright_api.chromium.launch(executable_path=CHROMIUM, args=[
         f"--host-resolver-rules=MAP {PUBLIC_HOST} 127.0.0.1",
