@@ -124,6 +124,9 @@ class Offload:
         self.needed = self.profile.variables
         self.host: str | None = None
         self.peer: str | None = None
+        # Option values read per flow, kept here: reading ctx.options deep-copies the value every time.
+        self.scheme = "https"
+        self.affinity = True
 
     def load(self, loader):
         loader.add_option(
@@ -165,7 +168,9 @@ class Offload:
             except ProfileError as e:
                 raise exceptions.OptionsError(f"frontend: {e}") from e
         if "frontend_scheme" in updated:
-            parse_choice("frontend_scheme", o.frontend_scheme, SCHEMES)
+            self.scheme = parse_choice("frontend_scheme", o.frontend_scheme, SCHEMES)
+        if "frontend_affinity" in updated:
+            self.affinity = o.frontend_affinity
         if "frontend_xfp" in updated:
             parse_choice("frontend_xfp", o.frontend_xfp, fwd.XFP_POLICIES)
         if "frontend_host" in updated:
@@ -207,7 +212,7 @@ class Offload:
         return ", ".join(parts)
 
     def scheme_of(self, flow: http.HTTPFlow) -> str:
-        mode = ctx.options.frontend_scheme
+        mode = self.scheme
         if mode == "auto":
             return "https" if flow.client_conn.tls_established else "http"
         return mode
@@ -215,17 +220,21 @@ class Offload:
     def incoming(self, flow: http.HTTPFlow) -> fwd.Incoming:
         ip, port = fwd.client_address(flow.client_conn.peername)
         conn = flow.client_conn
-        host = self.host or flow.request.host_header
+        request = flow.request
+        headers = [(as_text(k), as_text(v)) for k, v in request.headers.fields]
+        if request.is_http2 or request.is_http3:
+            host = self.host or request.host_header
+        else:  # Host as the client sent it (keep_host_header), read from the headers decoded anyway
+            host = self.host or next((v for k, v in headers if k.lower() == "host"), None)
         if not host:
             listen_ip, listen_port = conn.sockname[:2]
             host = f"[{listen_ip}]:{listen_port}" if ":" in listen_ip else f"{listen_ip}:{listen_port}"
         tls = fwd.tls_version(conn.tls_version) if conn.tls_established else ""
-        request = flow.request
         return fwd.Incoming(
             scheme=self.scheme_of(flow),
             host=host,
             path=request.path,
-            headers=[(as_text(k), as_text(v)) for k, v in request.headers.fields],
+            headers=headers,
             client=fwd.Client(ip, port, tls),
             http_version=VIA_VERSIONS.get(request.http_version, "1.1"),
             upstream=f"{request.host}:{request.port}",
@@ -262,7 +271,7 @@ class Offload:
             sent = [(as_text(k), as_text(v)) for k, v in response.headers.fields]
             headers = fwd.apply(self.profile.response, sent, state.incoming.scheme, values)
             response.headers.fields = reencode(headers, sent, response.headers.fields)
-        if ctx.options.frontend_affinity and self.profile.cookies:
+        if self.affinity and self.profile.cookies:
             cookie = [v for k, v in state.incoming.headers if k.lower() == "cookie"]
             for line in fwd.front_end_cookies(self.profile, state.incoming, values, fwd.cookie_names(cookie)):
                 response.headers.add("Set-Cookie", line)
@@ -284,6 +293,9 @@ def as_text(data: bytes) -> str:
 def reencode(headers: fwd.Headers, sent: fwd.Headers, fields: tuple) -> tuple:
     """Header fields for mitmproxy: the original bytes for every header passed on unchanged (apply() keeps those
     very tuples), new bytes only for what the front end wrote."""
+    n = len(sent)
+    if headers[:n] == sent and all(a is b for a, b in zip(headers, sent)):  # the usual case: headers added at the end
+        return tuple(fields) + tuple((as_bytes(k), as_bytes(v)) for k, v in headers[n:])
     originals = {id(pair): field for pair, field in zip(sent, fields)}
     return tuple(originals.get(id(h)) or (as_bytes(h[0]), as_bytes(h[1])) for h in headers)
 

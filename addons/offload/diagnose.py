@@ -72,6 +72,7 @@ class Diagnose:
         self.inflight: set[asyncio.Task] = set()
         self.advised_ip_port = False
         self.learning = LEARNING
+        self.compare_mode = "safe"  # ctx.options.frontend_compare, kept (reading options deep-copies them)
 
     def load(self, loader):
         loader.add_option(
@@ -90,7 +91,7 @@ class Diagnose:
 
     def configure(self, updated):
         if "frontend_compare" in updated:
-            parse_choice("frontend_compare", ctx.options.frontend_compare, COMPARE)
+            self.compare_mode = parse_choice("frontend_compare", ctx.options.frontend_compare, COMPARE)
         if "frontend_fail_on" in updated:
             parse_choice("frontend_fail_on", ctx.options.frontend_fail_on, FAIL_ON)
         for option in ("frontend_report", "frontend_junit"):
@@ -148,7 +149,7 @@ class Diagnose:
     # --- comparisons ----------------------------------------------------------------------------------------------
 
     def should_compare(self, flow: http.HTTPFlow, state: FlowState) -> bool:
-        mode = ctx.options.frontend_compare
+        mode = self.compare_mode
         if mode == "off" or state.incoming.scheme != "https" or flow.response.status_code == 101:
             return False
         if mode == "safe" and flow.request.method not in SAFE_METHODS:

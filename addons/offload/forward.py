@@ -115,6 +115,47 @@ def apply(rules: tuple[HeaderRule, ...], sent: Headers, scheme: str, values: dic
     rule leaves alone stays where it was.
     """
     keys = [name.lower() for name, _ in sent]
+    plan = _plan(rules, scheme)
+    if plan.simple and plan.names.isdisjoint(keys) and not any(
+            fnmatch.fnmatchcase(k, p) for p in plan.wildcards for k in keys):
+        # The usual case: the client sent none of the headers the front end handles. Same result, less work.
+        return sent + [(r.name, r.value.render(values)) for r in plan.writes]
+    return _apply(rules, sent, keys, scheme, values)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    writes: tuple[HeaderRule, ...]  # the rules that write a header for this scheme, in order
+    names: frozenset[str]  # every header name the rules read or write
+    wildcards: tuple[str, ...]
+    simple: bool  # each written header written once and not stripped again: the fast path is exact
+
+
+_plans: dict[tuple[int, str], tuple[tuple, _Plan]] = {}
+
+
+def _plan(rules: tuple[HeaderRule, ...], scheme: str) -> _Plan:
+    cached = _plans.get((id(rules), scheme))
+    if cached is not None and cached[0] is rules:
+        return cached[1]
+    writes = tuple(r for r in rules if not r.wildcard and r.client != "strip" and not r.copy_from
+                   and r.when in ("any", scheme))
+    written = [r.key for r in writes]
+    stripped = {r.key for r in rules if r.client == "strip" and not r.wildcard}
+    plan = _Plan(
+        writes=writes,
+        names=frozenset(r.key for r in rules if not r.wildcard) | {r.copy_from.lower() for r in rules if r.copy_from},
+        wildcards=tuple(r.key for r in rules if r.wildcard),
+        simple=len(set(written)) == len(written) and stripped.isdisjoint(written),
+    )
+    if len(_plans) > 256:
+        _plans.clear()
+    _plans[(id(rules), scheme)] = (rules, plan)
+    return plan
+
+
+def _apply(rules: tuple[HeaderRule, ...], sent: Headers, keys: list[str], scheme: str,
+           values: dict[str, str]) -> Headers:
     by_key: dict[str, list[str]] = {}
     for key, (_, value) in zip(keys, sent):
         by_key.setdefault(key, []).append(value)

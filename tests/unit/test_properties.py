@@ -66,6 +66,19 @@ def test_forward_never_raises_and_leaves_what_the_profile_does_not_name(name, se
         assert n.lower() in named or any(h[0] == n for h in sent)  # nothing appears from nowhere
 
 
+@SETTINGS
+@given(st.sampled_from(profile_names()), st.sampled_from(["profile", "on", "off"]), headers,
+       st.sampled_from(["https", "http"]))
+def test_the_fast_path_gives_exactly_what_the_general_one_gives(name, xfp, sent, scheme):
+    from offload.forward import _apply, apply, template_values, with_xfp_policy
+    profile = load_profile(name)
+    rules = with_xfp_policy(profile, xfp)
+    values = template_values(Incoming(scheme, "h", "/", sent, Client("203.0.113.7", 1)))
+    keys = [k.lower() for k, _ in sent]
+    assert apply(rules, sent, scheme, values) == _apply(rules, sent, keys, scheme, values)
+    assert apply(rules, [], scheme, values) == _apply(rules, [], [], scheme, values)
+
+
 def exchanges():
     return st.builds(
         Exchange,
