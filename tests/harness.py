@@ -286,3 +286,11 @@ def mitmweb(app_port: int, *sets: str, confdir: str | Path, password: str, port:
     p.port, p.web_port = port, web_port  # type: ignore[attr-defined]
     p.start().wait_ready(port, "offload: ")
     return p.wait_ready(web_port)
+
+
+def hook(addon, name: str, *args) -> None:
+    """Call an addon's hook the way mitmproxy does: an attribute that is falsy is no hook (offload turns hooks off
+    where a front end has nothing to do)."""
+    func = getattr(addon, name, None)
+    if func:
+        func(*args)

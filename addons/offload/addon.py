@@ -180,6 +180,9 @@ class Offload:
         if updated & {"frontend", "frontend_xfp"}:
             self.rules = fwd.with_xfp_policy(self.profile, o.frontend_xfp)
             self.needed = self.profile.variables | needed_values(self.rules)
+        # mitmproxy skips a hook attribute that is falsy: no per-flow call where this front end has nothing to do.
+        self._hook("responseheaders", bool(self.profile.response) or (self.affinity and bool(self.profile.cookies)))
+        self._hook("server_connect", bool(self.peer))
 
     def running(self):
         # A front end passes the client's Host on; mitmproxy's reverse mode would replace it with the app's.
@@ -194,6 +197,12 @@ class Offload:
                 f"offload: the app sees connections from loopback; behind {self.profile.name} its peer is "
                 f"{self.profile.peer} (--set frontend_peer={self.profile.peer})"
             )
+
+    def _hook(self, name: str, wanted: bool) -> None:
+        if wanted:
+            self.__dict__.pop(name, None)  # the method again
+        else:
+            setattr(self, name, None)
 
     def banner(self) -> str:
         o = ctx.options

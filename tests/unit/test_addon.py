@@ -8,6 +8,7 @@ import pytest
 from mitmproxy import exceptions, http
 from mitmproxy.test import taddons, tflow, tutils
 
+from harness import hook
 from offload.addon import Offload, add_address_command, parse_peer
 
 GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
@@ -263,7 +264,7 @@ def test_legacy_front_end_does_not_redirect_plain_http():
 def respond(a, f):
     a.requestheaders(f)
     f.response = tutils.tresp()
-    a.responseheaders(f)
+    hook(a, "responseheaders", f)
     return f.response.headers.get_all("Set-Cookie")
 
 
@@ -300,7 +301,7 @@ def test_the_apps_own_set_cookie_lines_are_kept():
         a.requestheaders(f)
         f.response = tutils.tresp()
         f.response.headers.add("Set-Cookie", "connect.sid=s%3Aabc; Path=/; HttpOnly; Secure")
-        a.responseheaders(f)
+        hook(a, "responseheaders", f)
     assert f.response.headers.get_all("Set-Cookie")[0] == "connect.sid=s%3Aabc; Path=/; HttpOnly; Secure"
 
 
@@ -358,3 +359,16 @@ def test_banner_names_profile_scheme_and_xfp_policy(caplog):
     assert lines[1] == ("offload: emulating azure-windows-legacy, scheme auto, "
                         "X-Forwarded-Proto on (iisnode enableXFF)")
     assert "its peer is 169.254.129.1 (--set frontend_peer=169.254.129.1)" in caplog.text
+
+
+def test_hooks_are_left_out_where_the_front_end_has_nothing_to_do():
+    a = Offload()
+    with taddons.context(a) as tctx:
+        tctx.configure(a, frontend="aws-alb")  # no response headers, no cookies, no peer
+        assert not a.responseheaders and not a.server_connect
+        tctx.configure(a, frontend="azure-windows-legacy")  # ARRAffinity
+        assert callable(a.responseheaders)
+        tctx.configure(a, frontend_affinity=False)
+        assert not a.responseheaders
+        tctx.configure(a, frontend_peer="127.0.0.2")
+        assert callable(a.server_connect)

@@ -7,6 +7,7 @@ import pytest
 from mitmproxy import exceptions, http
 from mitmproxy.test import taddons, tflow, tutils
 
+from harness import hook
 from offload.addon import Offload
 from offload.diagnose import Diagnose
 
@@ -30,7 +31,7 @@ def flow_with(status=200, headers=(), body=b"", path="/login"):
 def run(emulation, diagnose, f, response):
     emulation.requestheaders(f)
     f.response = response
-    emulation.responseheaders(f)
+    hook(emulation, "responseheaders", f)
     diagnose.response(f)
     return f
 

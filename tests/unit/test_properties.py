@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow, tutils
 
+from harness import hook
 from offload.addon import Offload, as_text
 from offload.compare import compare, compare_peer
 from offload.diagnose import Diagnose
@@ -136,7 +137,7 @@ def test_the_addon_never_touches_bodies(name, request_body, response_body, respo
         if f.response is None:  # not answered by the front end's own redirect
             f.response = tutils.tresp(content=response_body, headers=http.Headers(
                 [(k.encode(), v) for k, v in response_headers]))
-            emulation.responseheaders(f)
+            hook(emulation, "responseheaders", f)
             diagnose.response(f)
             assert f.response.raw_content == response_body
         assert f.request.raw_content == request_body
