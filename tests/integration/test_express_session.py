@@ -94,26 +94,6 @@ def test_appservice_the_session_cookie_arrives_and_affinity_cookies_are_added(ap
     assert seen_header(seen, "x-forwarded-proto") == ["https"] and seen["secure"] is True
 
 
-def test_an_unconfigured_peer_stops_startup_with_the_command_to_add_it(app, confdir):
-    proxy = mitmdump(app.port, "frontend_peer=192.0.2.77", confdir=confdir, wait=False)
-    with proxy:
-        assert proxy.proc.wait(20) == 1
-    assert "frontend_peer: 192.0.2.77 is not an address of this machine" in proxy.output
-    assert "ip addr add 192.0.2.77/32 dev lo" in proxy.output
-
-
-@pytest.mark.parametrize("option, message", [
-    ("frontend=heroku-legacy", "frontend: unknown front end 'heroku-legacy'; valid: "),
-    ("frontend_xfp=yes", "frontend_xfp: 'yes' is not valid; allowed values: profile, on, off"),
-    ("frontend_scheme=tls", "frontend_scheme: 'tls' is not valid; allowed values: https, auto, http"),
-])
-def test_a_bad_option_value_stops_mitmdump_with_exit_status_1(app, confdir, option, message):
-    proxy = mitmdump(app.port, option, confdir=confdir, wait=False)
-    with proxy:
-        assert proxy.proc.wait(20) == 1
-    assert message in proxy.output
-
-
 def test_a_misspelt_option_is_reported_not_silently_ignored(app, confdir):
     with mitmdump(app.port, "frontend_xpf=on", confdir=confdir) as proxy:
         pass
