@@ -29,7 +29,9 @@ def test_every_option_is_in_the_options_table():
 
 
 def test_the_documented_commands_listen_on_loopback_only():
-    for mode in re.findall(r"--mode (\S+)", README):
+    modes = re.findall(r"--mode (reverse:[^\s`]+)", README)
+    assert modes
+    for mode in modes:
         assert re.search(r"@127\.0\.0\.1:\d+$", mode), f"README documents a listener beyond loopback: {mode}"
 
 
