@@ -193,9 +193,6 @@ class Findings:
             return sorted(self.items.values(),
                           key=lambda f: (-LEVEL[f.severity], f.rule, f.frontend, f.route, f.subject))
 
-    def count(self, severity: str) -> int:
-        return sum(1 for f in self.all() if f.severity == severity)
-
     def reaches(self, level: str) -> bool:
         """Any finding at or above a level: 'error', 'warning'; 'never' is never reached."""
         if level == "never":
