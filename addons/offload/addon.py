@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import errno
-import ipaddress
 import logging
 import re
-import socket
-import sys
 import weakref
 from dataclasses import dataclass
 from typing import Optional
@@ -16,6 +12,7 @@ from mitmproxy import ctx, exceptions, http
 
 from . import forward as fwd
 from .profiles import DEFAULT_PROFILE, Profile, ProfileError, load_profile, needed_values, profile_names
+from .reference import check_source
 
 logger = logging.getLogger("offload")
 
@@ -75,33 +72,9 @@ def parse_peer(value: str | None) -> str | None:
     if not value:
         return None
     try:
-        address = ipaddress.ip_address(value)
+        return check_source(value)
     except ValueError as e:
-        raise exceptions.OptionsError(
-            f"frontend_peer: {value!r} is not an IP address (e.g. 169.254.129.1, App Service's peer on Linux)"
-        ) from e
-    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        try:
-            s.bind((value, 0))
-        except OSError as e:
-            if e.errno == errno.EADDRNOTAVAIL:
-                raise exceptions.OptionsError(
-                    f"frontend_peer: {value} is not an address of this machine, so connections to the app "
-                    f"cannot come from it. Add it to the loopback interface first:\n  {add_address_command(address)}"
-                ) from e
-            raise exceptions.OptionsError(f"frontend_peer: cannot bind {value}: {e}") from e
-    return value
-
-
-def add_address_command(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
-    if sys.platform == "darwin":
-        if address.version == 6:
-            return f"sudo ifconfig lo0 inet6 alias {address}/128"
-        return f"sudo ifconfig lo0 alias {address}/32"
-    if address.version == 6:
-        return f"sudo ip -6 addr add {address}/128 dev lo"
-    return f"sudo ip addr add {address}/32 dev lo"
+        raise exceptions.OptionsError(f"frontend_peer: {e}") from e
 
 
 @dataclass

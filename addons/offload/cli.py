@@ -12,7 +12,8 @@ import time
 from . import __version__, report
 from .findings import LEVEL
 from .forward import Incoming, forward, respond
-from .probe import CLIENT, Job, Prober, Unreachable, check_peer
+from .probe import CLIENT, Job, Prober, Unreachable
+from .reference import check_source
 from .profiles import DEFAULT_PROFILE, ProfileError, load_profile, profile_names
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -96,9 +97,9 @@ def run_probe(args) -> int:
     headers = [parse_header(h) for h in args.header]
     if args.peer:
         try:
-            check_peer(args.peer)
-        except (OSError, ValueError) as e:
-            raise ValueError(f"--peer {args.peer} cannot be used as a source address ({e})") from e
+            check_source(args.peer)
+        except ValueError as e:
+            raise ValueError(f"--peer: {e}") from e
     jobs = [Job.parse(u, args.host) for u in args.urls]
     started = time.monotonic()
     result = Prober(profiles, headers, args.peer, args.timeout).run(jobs)

@@ -15,7 +15,7 @@ from mitmproxy.hooks import UpdateHook
 from . import advice, report
 from .addon import FlowState, Offload, as_text, parse_choice
 from .compare import compare, compare_peer
-from .exchange import BODY_LIMIT, Exchange, backend_names, decode_body, from_answer, textual
+from .exchange import BODY_LIMIT, Exchange, backend_names, decode_body, from_answer, header_values, textual
 from .findings import Finding, Findings, fingerprint, route
 from .passive import inspect
 from .reference import Target, send, variant
@@ -134,7 +134,7 @@ class Diagnose:
         body = ""
         raw = flow.response.raw_content
         if incoming.scheme == "https" and raw and len(raw) <= 4 * BODY_LIMIT:  # larger ones are downloads, not pages
-            content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
+            content_type = next(iter(header_values(headers, "content-type")), None)
             if textual(content_type):
                 body = decode_body(flow.response.get_content(strict=False), content_type)
         request_headers = ()

@@ -47,7 +47,7 @@ class Exchange:
         return self._by_name.get(name.lower(), [])
 
     def request_header(self, name: str) -> str | None:
-        return next(iter(_values(self.request_headers, name)), None)
+        return next(iter(header_values(self.request_headers, name)), None)
 
     @cached_property
     def cookies(self) -> list[SetCookie]:
@@ -63,7 +63,7 @@ class Exchange:
         return self.header("Location") if 300 <= self.status < 400 else None
 
 
-def _values(headers: tuple[tuple[str, str], ...], name: str) -> list[str]:
+def header_values(headers: tuple[tuple[str, str], ...], name: str) -> list[str]:
     name = name.lower()
     return [v for k, v in headers if k.lower() == name]
 
@@ -115,6 +115,6 @@ def backend_names(host: str, port: int) -> tuple[str, ...]:
 
 def from_answer(like: Exchange, status: int, headers: tuple[tuple[str, str], ...], body: bytes) -> Exchange:
     """The app's answer to a reference request for the same method, URL and front end as `like`."""
-    content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
+    content_type = next(iter(header_values(tuple(headers), "content-type")), None)
     return Exchange(like.method, like.scheme, like.host, like.path, status, tuple(headers),
                     decode_body(body, content_type), like.backends, like.request_headers)

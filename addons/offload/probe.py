@@ -8,7 +8,6 @@ X-Forwarded-Proto: https (the app seeing HTTPS); per URL: the request with no fr
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -214,11 +213,3 @@ def spoof_source() -> str | None:
         return "127.0.0.2"
     except OSError:
         return None
-
-
-def check_peer(peer: str) -> str:
-    ipaddress.ip_address(peer)
-    family = socket.AF_INET6 if ":" in peer else socket.AF_INET
-    with socket.socket(family) as s:
-        s.bind((peer, 0))
-    return peer

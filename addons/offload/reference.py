@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import http.client
+import ipaddress
+import socket
 import ssl
+import sys
 from dataclasses import dataclass
 
 from .exchange import BODY_LIMIT
@@ -73,3 +77,32 @@ def send(target: Target, method: str, path: str, headers: list[tuple[str, str]],
         return Answer(resp.status, tuple(resp.getheaders()), data)
     finally:
         conn.close()
+
+
+def check_source(value: str) -> str:
+    """An IP address this machine can bind as the source of connections to the app; ValueError says why not."""
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError as e:
+        raise ValueError(f"{value!r} is not an IP address (e.g. 169.254.129.1, App Service's peer on Linux)") from e
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((value, 0))
+        except OSError as e:
+            if e.errno == errno.EADDRNOTAVAIL:
+                raise ValueError(
+                    f"{value} is not an address of this machine, so connections to the app cannot come from it. "
+                    f"Add it to the loopback interface first:\n  {add_address_command(address)}") from e
+            raise ValueError(f"cannot bind {value}: {e}") from e
+    return value
+
+
+def add_address_command(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    if sys.platform == "darwin":
+        if address.version == 6:
+            return f"sudo ifconfig lo0 inet6 alias {address}/128"
+        return f"sudo ifconfig lo0 alias {address}/32"
+    if address.version == 6:
+        return f"sudo ip -6 addr add {address}/128 dev lo"
+    return f"sudo ip addr add {address}/32 dev lo"

@@ -9,7 +9,8 @@ from mitmproxy import exceptions, http
 from mitmproxy.test import taddons, tflow, tutils
 
 from harness import hook
-from offload.addon import Offload, add_address_command, parse_peer
+from offload.addon import Offload, parse_peer
+from offload.reference import add_address_command
 
 GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 IP_PORT = r"\d{1,3}(\.\d{1,3}){3}:\d{1,5}"
