@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from urllib.parse import urlsplit
 
+from . import body as bodies
 from .setcookie import SetCookie, parse_all
 
 # Bodies the rules read: textual and bounded, so a large download costs nothing.
-BODY_LIMIT = 512 * 1024
+BODY_LIMIT = bodies.LIMIT
+WIRE_LIMIT = 4 * BODY_LIMIT  # larger bodies on the wire are downloads, not pages: not read at all
 TEXTUAL = re.compile(r"^(text/|application/(json|[\w.+-]*\+json|xhtml\+xml|xml|javascript|ld\+json))", re.I)
 
 
@@ -72,18 +74,12 @@ def textual(content_type: str | None) -> bool:
     return bool(content_type and TEXTUAL.match(content_type.strip()))
 
 
-def decode_body(raw: bytes | None, content_type: str | None) -> str:
-    """The text the rules search: only for textual types, bounded, never raising."""
-    if not raw or not textual(content_type):
+def decode_body(raw: bytes | None, content_type: str | None, content_encoding: str | None = None) -> str:
+    """The text the rules search: only for textual types, decompressed and decoded within bounds, never raising."""
+    if not raw or not textual(content_type) or len(raw) > WIRE_LIMIT:
         return ""
-    charset = "utf-8"
-    m = re.search(r"charset=([\w.-]+)", content_type or "", re.I)
-    if m:
-        charset = m.group(1)
-    try:
-        return raw[:BODY_LIMIT].decode(charset, errors="replace")
-    except LookupError:
-        return raw[:BODY_LIMIT].decode("utf-8", errors="replace")
+    data = bodies.decompress(raw, content_encoding) if content_encoding else raw
+    return bodies.text(data, content_type) if data else ""
 
 
 def same_origin_url(url: str, scheme: str, host: str) -> tuple[str, str, str] | None:
@@ -95,7 +91,7 @@ def same_origin_url(url: str, scheme: str, host: str) -> tuple[str, str, str] | 
     if parts.scheme and parts.scheme.lower() not in ("http", "https"):
         return None
     s = parts.scheme.lower() or scheme
-    h = parts.netloc if parts.netloc else host
+    h = parts.netloc.rpartition("@")[2] if parts.netloc else host  # without user:password@
     path = parts.path or "/"
     if not parts.netloc and not path.startswith("/"):
         return None  # a relative path: resolving needs the base path; never a scheme change
@@ -115,6 +111,8 @@ def backend_names(host: str, port: int) -> tuple[str, ...]:
 
 def from_answer(like: Exchange, status: int, headers: tuple[tuple[str, str], ...], body: bytes) -> Exchange:
     """The app's answer to a reference request for the same method, URL and front end as `like`."""
-    content_type = next(iter(header_values(tuple(headers), "content-type")), None)
-    return Exchange(like.method, like.scheme, like.host, like.path, status, tuple(headers),
-                    decode_body(body, content_type), like.backends, like.request_headers)
+    headers = tuple(headers)
+    content_type = next(iter(header_values(headers, "content-type")), None)
+    encoding = ", ".join(header_values(headers, "content-encoding")) or None
+    return Exchange(like.method, like.scheme, like.host, like.path, status, headers,
+                    decode_body(body, content_type, encoding), like.backends, like.request_headers)

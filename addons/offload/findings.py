@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
-from urllib.parse import urlsplit
 
 from .exchange import Exchange
+from .redact import bounded, redact_url, route  # noqa: F401 (route and redact_url are used from here too)
 
 SEVERITIES = ("info", "warning", "error")
 LEVEL = {s: i for i, s in enumerate(SEVERITIES)}
@@ -83,33 +82,6 @@ class Finding:
         }
 
 
-# Path segments that are ids rather than routes: numbers, UUIDs, hex hashes, long opaque tokens.
-_ID = re.compile(
-    r"^(\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12,}|"
-    r"(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,})$", re.I)
-
-
-@lru_cache(maxsize=4096)
-def route(path: str) -> str:
-    """'/users/42/orders/9f86d081884c7d65?x=1' -> '/users/{id}/orders/{id}': one route, one comparison."""
-    path = path.split("?", 1)[0].split("#", 1)[0] or "/"
-    return "/".join("{id}" if _ID.match(seg) else seg for seg in path.split("/"))
-
-
-def redact_url(url: str) -> str:
-    """Keep scheme, host and path; hide query values and id-like path segments (they may hold tokens or codes)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    path = "/".join("{id}" if _ID.match(seg) else seg for seg in parts.path.split("/"))
-    out = f"{parts.scheme}:" if parts.scheme else ""
-    out += f"//{parts.netloc}{path}" if parts.netloc else path
-    if parts.query:
-        out += "?" + "&".join(p.split("=", 1)[0] + ("=…" if "=" in p else "") for p in parts.query.split("&"))
-    return out
-
-
 # --- framework fingerprints -------------------------------------------------------------------------------------
 
 # (framework, how it shows itself). Session cookie names: frameworks.md sections 2.1-2.12 and their docs.
@@ -165,6 +137,15 @@ def fingerprint(*exchanges: Exchange | None) -> str:
 
 # --- aggregation ------------------------------------------------------------------------------------------------
 
+FIELD_LIMIT = 2000  # characters of a finding's text fields: a 60 KB Location or Host is not kept whole
+
+
+def _bounded(f: Finding) -> Finding:
+    long = {k: bounded(getattr(f, k), FIELD_LIMIT) for k in ("method", "route", "subject", "message", "url", "evidence")
+            if len(getattr(f, k)) > FIELD_LIMIT}
+    return replace(f, **long) if long else f
+
+
 @dataclass
 class Findings:
     """Unique findings with counts; bounded, thread-safe, flows never kept."""
@@ -177,6 +158,7 @@ class Findings:
 
     def add(self, finding: Finding) -> bool:
         """Record a finding; True when it is new (and should be reported now)."""
+        finding = _bounded(finding)
         with self._lock:
             old = self.items.get(finding.key)
             if old is not None:
