@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional
 
@@ -23,6 +25,7 @@ SCHEMES = {
 }
 # mitmproxy's request.http_version -> the protocol-version token Via uses (RFC 9110 7.6.3).
 VIA_VERSIONS = {"HTTP/1.0": "1.0", "HTTP/1.1": "1.1", "HTTP/2.0": "2", "HTTP/3": "3", "HTTP/3.0": "3"}
+OPTION_PREFIX = "frontend"
 _HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 
 
@@ -45,6 +48,28 @@ def check_deferred(loader, names) -> None:
             kind = options._options[name].typespec
             allowed = "true, false" if kind is bool else getattr(kind, "__name__", str(kind))
             logger.error(f"{name}: {' '.join(raw)!r} is not valid; allowed values: {allowed}")
+
+
+class OneLineOptionErrors(logging.Filter):
+    """Turn the traceback mitmproxy logs for a script's bad option value into one line.
+
+    mitmproxy's script loader logs an addon's OptionsError with its traceback (10-30 lines); offload's message
+    already names the option, the bad value and the allowed values.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, exceptions.OptionsError) and str(error).startswith(OPTION_PREFIX):
+            record.msg, record.args = f"{record.getMessage()}: {error}", ()
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _install_filter() -> None:
+    script_logger = logging.getLogger("mitmproxy.addons.script")
+    for old in [f for f in script_logger.filters if type(f).__name__ == OneLineOptionErrors.__name__]:
+        script_logger.removeFilter(old)  # a reloaded script brings its own copy of the class
+    script_logger.addFilter(OneLineOptionErrors())
 
 
 def parse_choice(option: str, value: str, allowed) -> str:
@@ -100,8 +125,12 @@ class Offload:
         # Option values read per flow, kept here: reading ctx.options deep-copies the value every time.
         self.scheme = "https"
         self.affinity = True
+        self.signature: tuple = ()  # what the emulation is: comparisons are remembered per signature
+        self.banner_parts: list[Callable[[], str]] = []  # other addons' parts of the startup line
+        self.is_running = False
 
     def load(self, loader):
+        _install_filter()
         loader.add_option(
             "frontend", str, DEFAULT_PROFILE,
             f"Front end to emulate: {', '.join(profile_names())}.",
@@ -153,6 +182,11 @@ class Offload:
         if updated & {"frontend", "frontend_xfp"}:
             self.rules = fwd.with_xfp_policy(self.profile, o.frontend_xfp)
             self.needed = self.profile.variables | needed_values(self.rules)
+        emulation = updated & {"frontend", "frontend_scheme", "frontend_xfp", "frontend_host", "frontend_peer"}
+        if emulation:
+            self.signature = (self.profile.name, self.scheme, o.frontend_xfp, self.host, self.peer)
+            if self.is_running:  # switched at runtime (mitmproxy's :set, mitmweb's options)
+                logger.info(f"offload: now {self.banner()}")
         # mitmproxy skips a hook attribute that is falsy: no per-flow call where this front end has nothing to do.
         self._hook("responseheaders", bool(self.profile.response) or (self.affinity and bool(self.profile.cookies)))
         self._hook("server_connect", bool(self.peer))
@@ -161,9 +195,10 @@ class Offload:
         # A front end passes the client's Host on; mitmproxy's reverse mode would replace it with the app's.
         if "keep_host_header" in ctx.options and not ctx.options.keep_host_header:
             ctx.options.keep_host_header = True
-        unknown = sorted(k for k in ctx.options.deferred if k.startswith("frontend"))
-        if unknown:
-            logger.warning(f"offload: unknown option(s) ignored: {', '.join(unknown)}")
+        ours = [k for k in ctx.options.keys() if k.startswith(OPTION_PREFIX)]
+        for line in unknown_options(ctx.options.deferred, ours):
+            logger.warning(f"offload: {line}")
+        self.is_running = True
         logger.info(f"offload: {self.banner()}")
         if self.profile.peer and not self.peer:
             logger.info(
@@ -188,6 +223,7 @@ class Offload:
             parts.append(f"host {self.host}")
         if self.peer:
             parts.append(f"peer {self.peer}")
+        parts += filter(None, (part() for part in self.banner_parts))
         listen = _listen_addresses()
         if listen:
             parts.append(f"listening on {listen}")
@@ -261,6 +297,19 @@ class Offload:
     def server_connect(self, data) -> None:
         if self.peer:
             data.server.sockname = (self.peer, 0)
+
+
+def unknown_options(deferred, known: list[str]) -> list[str]:
+    """Warnings for --set names mitmproxy did not know (it ignores them silently): offload's prefix, or close to
+    one of offload's options (a misspelling)."""
+    lines = []
+    for name in sorted(deferred):
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        if close:
+            lines.append(f"unknown option {name} ignored; did you mean {close[0]}?")
+        elif name.startswith(OPTION_PREFIX):
+            lines.append(f"unknown option {name} ignored; offload's options: {', '.join(sorted(known))}")
+    return lines
 
 
 def as_bytes(text: str) -> bytes:

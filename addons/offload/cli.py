@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -11,8 +12,9 @@ import time
 
 from . import __version__, report
 from .findings import LEVEL
+from .redact import redact_url
 from .forward import Incoming, forward, respond
-from .probe import CLIENT, Job, Prober, Unreachable
+from .probe import CLIENT, Job, Prober
 from .reference import check_source
 from .profiles import DEFAULT_PROFILE, ProfileError, load_profile, profile_names
 
@@ -31,9 +33,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except (ProfileError, ValueError) as e:
-        print(f"offload: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except Unreachable as e:
         print(f"offload: {e}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -62,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--junit", metavar="PATH", help="write a JUnit XML report here")
     p.add_argument("--fail-on", choices=["error", "warning", "never"], default="error",
                    help="exit 1 when findings reach this level (default: error)")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds per request (default 5)")
+    p.add_argument("--timeout", type=seconds, default=5.0,
+                   help="seconds for each request in all: connect, headers and body (default 5)")
     p.add_argument("--color", choices=["auto", "always", "never"], default="auto")
     p.set_defaults(run=run_probe)
 
@@ -77,11 +77,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def seconds(text: str) -> float:
+    """--timeout: a finite positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds above 0, not {text!r}")
+    return value
+
+
 def selected_profiles(values: list[str] | None):
     names: list[str] = []
     for value in values or [DEFAULT_PROFILE]:
         for name in filter(None, (v.strip() for v in value.split(","))):
             names += profile_names() if name == "all" else [name]
+    if not names:
+        raise ValueError(f"--frontend: no front end named; give names or 'all' (e.g. --frontend {DEFAULT_PROFILE})")
     return [load_profile(n) for n in dict.fromkeys(names)]
 
 
@@ -100,21 +113,42 @@ def run_probe(args) -> int:
             check_source(args.peer)
         except ValueError as e:
             raise ValueError(f"--peer: {e}") from e
+    for option, path in (("--json", args.json), ("--junit", args.junit)):
+        if path:
+            try:
+                report.check_destination(path)
+            except ValueError as e:
+                raise ValueError(f"{option}: {e}") from None
     jobs = [Job.parse(u, args.host) for u in args.urls]
+    for job in jobs:
+        if job.had_userinfo:
+            print(f"offload: warning: {job.shown}: the user name and password in the URL are not sent "
+                  "(give credentials with -H 'Authorization: ...')", file=sys.stderr)
+    # A report on standard output keeps it to itself: the matrix goes to standard error then.
+    out = sys.stderr if "-" in (args.json, args.junit) else sys.stdout
     started = time.monotonic()
     result = Prober(profiles, headers, args.peer, args.timeout).run(jobs)
     elapsed = time.monotonic() - started
-    colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
-    print_matrix(result, jobs, profiles, colour)
+    colour = args.color == "always" or (args.color == "auto" and out.isatty() and not os.environ.get("NO_COLOR"))
+    print_matrix(result, jobs, profiles, colour, out)
     findings = result.findings.all()
-    print_findings(findings, colour)
+    print_findings(findings, colour, out)
     print(f"\n{len(jobs)} URL(s) x {len(profiles)} front end(s): {result.requests} requests in {elapsed:.2f}s; "
-          + report.summary_text(findings))
+          + report.summary_text(findings), file=out)
     names = [p.name for p in profiles]
-    if args.json:
-        report.write_json(args.json, findings, names, result.requests)
-    if args.junit:
-        report.write_junit(args.junit, findings, names, args.fail_on)
+    try:
+        if args.json:
+            report.write_json(args.json, findings, names, result.requests)
+        if args.junit:
+            report.write_junit(args.junit, findings, names, args.fail_on)
+    except OSError as e:
+        print(f"offload: could not write a report: {e.strerror or e}", file=sys.stderr)
+        return EXIT_USAGE
+    by_url = {job.url: job for job in jobs}
+    for url, why in result.unanswered.items():
+        print(f"offload: {by_url[url].shown}: no answer: {why}", file=sys.stderr)
+    if result.unanswered:
+        return EXIT_USAGE
     return EXIT_FINDINGS if result.findings.reaches(args.fail_on) else EXIT_OK
 
 
@@ -123,40 +157,43 @@ def paint(text: str, verdict: str, colour: bool, width: int = 0) -> str:
     return f"\033[{COLOURS[verdict]}m{text}\033[0m" if colour and verdict in COLOURS else text
 
 
-def print_matrix(result, jobs, profiles, colour: bool) -> None:
+def print_matrix(result, jobs, profiles, colour: bool, out=sys.stdout) -> None:
     by = {(c.url, c.frontend): c for c in result.cells}
     rows = [p.name for p in profiles] + [""]
     label = {"": "(no front end: spoof audit)"}
     first = max(len(label.get(r, r)) for r in rows) + 2
     width = max(8, *(len(short(j)) + 2 for j in jobs))
-    print("front end".ljust(first) + "".join(short(j).ljust(width) for j in jobs))
+    print("front end".ljust(first) + "".join(short(j).ljust(width) for j in jobs), file=out)
     for row in rows:
         line = label.get(row, row).ljust(first)
         for job in jobs:
             cell = by.get((job.url, row))
             verdict = cell.verdict if cell else "-"
             rules = sorted({f.rule for f in cell.findings if LEVEL[f.severity] > 0}) if cell else []
-            text = verdict.upper() if verdict in ("error", "warning") else verdict
+            text = {"error": "ERROR", "warning": "WARNING", "failed": "no answer"}.get(verdict, verdict)
             if len(jobs) == 1 and rules:
                 text += "  " + ", ".join(rules)
             line += paint(text, verdict, colour, width)
-        print(line.rstrip())
+        print(line.rstrip(), file=out)
 
 
 def short(job: Job) -> str:
-    return job.path if len(job.path) <= 40 else job.path[:37] + "..."
+    path = redact_url(job.path)
+    return path if len(path) <= 40 else path[:37] + "..."
 
 
-def print_findings(findings, colour: bool) -> None:
+def print_findings(findings, colour: bool, out=sys.stdout) -> None:
     for f in findings:
         where = f.frontend or "no front end"
-        print(f"\n{paint(f.severity.upper(), f.severity, colour)} {f.rule} [{where}] {f.method} {f.route}: {f.subject}")
-        print(textwrap.fill(f.message, 100, initial_indent="  ", subsequent_indent="  "))
+        print(f"\n{paint(f.severity.upper(), f.severity, colour)} {f.rule} [{where}] {f.method} {f.route}: {f.subject}",
+              file=out)
+        print(textwrap.fill(f.message, 100, initial_indent="  ", subsequent_indent="  "), file=out)
         if f.evidence:
-            print(textwrap.fill(f"evidence: {f.evidence}", 100, initial_indent="  ", subsequent_indent="    "))
+            print(textwrap.fill(f"evidence: {f.evidence}", 100, initial_indent="  ", subsequent_indent="    "),
+                  file=out)
         if f.advice:
             fix = f"fix{f' for {f.framework}' if f.framework else ''}: {f.advice}"
-            print(textwrap.fill(fix, 100, initial_indent="  ", subsequent_indent="    "))
+            print(textwrap.fill(fix, 100, initial_indent="  ", subsequent_indent="    "), file=out)
 
 
 def run_profiles(args) -> int:
@@ -175,7 +212,7 @@ def run_show(args) -> int:
     sent = [("Host", job.host), ("User-Agent", "curl/8.5.0"), ("Accept", "*/*")]
     incoming = Incoming(scheme, job.host, job.path, sent, CLIENT, upstream="127.0.0.1:3000")
     print(f"{profile.name}: {profile.summary}\n")
-    print(f"A client at {CLIENT.ip_port} asks for {args.url}")
+    print(f"A client at {CLIENT.ip_port} asks for {job.url}")
     if scheme == "http" and profile.https_redirect:
         print(f"The front end answers it itself: {profile.https_redirect}, Location: https://{job.host}{job.path}")
         return EXIT_OK

@@ -1,24 +1,26 @@
-"""The diagnosis glue: run the rules on live flows, compare with reference requests, mark flows, write reports."""
+"""The diagnosis glue: run the rules on live flows, compare with reference requests, mark flows."""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
-import os
-import sys
+import re
 from collections.abc import Sequence
 from typing import Optional
 
 from mitmproxy import command, ctx, exceptions, http
 from mitmproxy.hooks import UpdateHook
+from mitmproxy.proxy.mode_specs import ProxyMode, ReverseMode
 
 from . import advice, report
 from .addon import FlowState, Offload, as_text, parse_choice
 from .compare import compare, compare_peer
-from .exchange import BODY_LIMIT, Exchange, backend_names, decode_body, from_answer, header_values, textual
-from .findings import Finding, Findings, fingerprint, route
+from .exchange import Exchange, backend_names, decode_body, from_answer, header_values
+from .findings import Finding, fingerprint, route
 from .passive import inspect
-from .reference import Target, send, variant
+from .reference import BadAnswer, Target, send, variant
+from .session import Session
 
 logger = logging.getLogger("offload")
 
@@ -29,36 +31,10 @@ COMPARE = {
 }
 FAIL_ON = ("never", "error", "warning")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-MAX_INFLIGHT = 16  # comparisons running at once; more wait for a later request to the same route
-MAX_ROUTES = 10_000  # routes remembered as compared; beyond, no new comparisons
-SETTLE_TIMEOUT = 6.0  # at shutdown, how long comparisons still in flight may take
 MARKERS = {"error": ":x:", "warning": ":warning:"}
 LEARNING = 50  # clean answers fingerprinted to learn the framework (and give client-ip-port advice) before stopping
-
-
-class Session:
-    """Lives at the end of mitmproxy's addon chain, across script reloads: findings, reports, exit status.
-
-    Being last, its done() runs after mitmproxy's own (HAR files, flow files are written first); being a master
-    addon rather than a script's, it may be async and wait for comparisons still in flight.
-    """
-
-    name = "offload-session"
-
-    def __init__(self) -> None:
-        self.findings = Findings()
-        self.framework = ""  # the latest framework guess, for findings whose own responses give none away
-        self.diagnose: Diagnose | None = None
-
-    async def done(self) -> None:
-        d = self.diagnose
-        if d is None:
-            return
-        await d.settle()
-        d.finish()
-        if self.findings.reaches(ctx.options.frontend_fail_on):
-            logger.warning(f"offload: exit status 3 (frontend_fail_on={ctx.options.frontend_fail_on})")
-            sys.exit(3)
+COMMENT_LINES = 20  # finding lines in one flow's comment; the rest are counted (offload.findings lists them all)
+_MORE = re.compile(r"^\(and (\d+) more finding")
 
 
 class Diagnose:
@@ -66,10 +42,8 @@ class Diagnose:
 
     def __init__(self, emulation: Offload) -> None:
         self.emulation = emulation
+        emulation.banner_parts.append(self.banner_part)
         self.session = Session()
-        self.session.diagnose = self
-        self.compared: set[tuple[str, str]] = set()
-        self.inflight: set[asyncio.Task] = set()
         self.advised_ip_port = False
         self.learning = LEARNING
         self.compare_mode = "safe"  # ctx.options.frontend_compare, kept (reading options deep-copies them)
@@ -78,11 +52,14 @@ class Diagnose:
         loader.add_option(
             "frontend_compare", str, "safe",
             "Differential check with a reference request to the app (same request plus X-Forwarded-Proto: https; "
-            "with frontend_peer also from loopback): " + "; ".join(f"{k}: {v}" for k, v in COMPARE.items()) + ".",
+            "with frontend_peer also from loopback), in reverse mode only: "
+            + "; ".join(f"{k}: {v}" for k, v in COMPARE.items()) + ".",
             choices=list(COMPARE),
         )
-        loader.add_option("frontend_report", Optional[str], None, "Write the JSON report here at exit.")
-        loader.add_option("frontend_junit", Optional[str], None, "Write a JUnit XML report here at exit.")
+        loader.add_option("frontend_report", Optional[str], None,
+                          "Write the JSON report here at exit ('-': standard output).")
+        loader.add_option("frontend_junit", Optional[str], None,
+                          "Write a JUnit XML report here at exit ('-': standard output).")
         loader.add_option(
             "frontend_fail_on", str, "never",
             "Exit status 3 at shutdown when findings reach this level: never, error, warning.",
@@ -96,7 +73,12 @@ class Diagnose:
             parse_choice("frontend_fail_on", ctx.options.frontend_fail_on, FAIL_ON)
         for option in ("frontend_report", "frontend_junit"):
             if option in updated and getattr(ctx.options, option):
-                check_writable(option, getattr(ctx.options, option))
+                try:
+                    report.check_destination(getattr(ctx.options, option))
+                except ValueError as e:
+                    raise exceptions.OptionsError(f"{option}: {e}") from None
+        if "frontend" in updated:
+            self.session.emulating(self.emulation.profile.name)
 
     def running(self):
         # One session for the whole run: a reloaded script finds the previous one and carries on with it.
@@ -104,8 +86,16 @@ class Diagnose:
         if existing is None:
             ctx.master.addons.add(self.session)
         else:
+            existing.emulating(self.emulation.profile.name)
             self.session = existing
-        self.session.diagnose = self
+
+    def banner_part(self) -> str:
+        if self.compare_mode == "off":
+            return "comparisons off"
+        modes = [ProxyMode.parse(m) for m in ctx.options.mode] if "mode" in ctx.options else []
+        if modes and not any(isinstance(m, ReverseMode) for m in modes):
+            return "comparisons off (reference requests are sent only in reverse mode, to its upstream)"
+        return ""
 
     # --- hooks --------------------------------------------------------------------------------------------------
 
@@ -114,15 +104,15 @@ class Diagnose:
         if state is None or state.frontend_response or flow.response is None:
             return
         self.session.findings.flows += 1
-        comparing = self.should_compare(flow, state)
+        target = self.comparison_target(flow, state)
         learning = self.learning > 0
-        actual = self.exchange(flow, state, with_request=comparing or learning)
+        actual = self.exchange(flow, state, with_request=target is not None or learning)
         findings = inspect(actual)
         if findings or learning:  # a clean answer is fingerprinted only while offload still learns the app
             self.learning -= not findings
             self.report(findings, flow, actual)
-        if comparing:
-            self.start_comparison(flow, state, actual)
+        if target is not None:
+            self.start_comparison(flow, state, actual, target)
 
     # --- building exchanges ---------------------------------------------------------------------------------------
 
@@ -133,10 +123,10 @@ class Diagnose:
         headers = tuple((as_text(k), as_text(v)) for k, v in fields)
         body = ""
         raw = flow.response.raw_content
-        if incoming.scheme == "https" and raw and len(raw) <= 4 * BODY_LIMIT:  # larger ones are downloads, not pages
+        if incoming.scheme == "https" and raw:
             content_type = next(iter(header_values(headers, "content-type")), None)
-            if textual(content_type):
-                body = decode_body(flow.response.get_content(strict=False), content_type)
+            encoding = ", ".join(header_values(headers, "content-encoding")) or None
+            body = decode_body(raw, content_type, encoding)
         request_headers = ()
         if with_request:
             request_headers = tuple((as_text(k), as_text(v)) for k, v in flow.request.headers.fields)
@@ -148,25 +138,30 @@ class Diagnose:
 
     # --- comparisons ----------------------------------------------------------------------------------------------
 
-    def should_compare(self, flow: http.HTTPFlow, state: FlowState) -> bool:
+    def comparison_target(self, flow: http.HTTPFlow, state: FlowState) -> Target | None:
+        """Where to send this flow's reference request, or None: not this flow, or not now."""
         mode = self.compare_mode
-        if mode == "off" or state.incoming.scheme != "https" or flow.response.status_code == 101:
-            return False
+        response = flow.response
+        if mode == "off" or state.incoming.scheme != "https":
+            return None
         if mode == "safe" and flow.request.method not in SAFE_METHODS:
-            return False
-        if flow.request.raw_content is None:  # streamed: nothing to send again
-            return False
-        key = (flow.request.method, route(state.incoming.path))
-        if key in self.compared or len(self.inflight) >= MAX_INFLIGHT or len(self.compared) >= MAX_ROUTES:
-            return False
+            return None
+        # Upgrades and streams: nothing to send again (a streamed request), or no end to wait for (a streamed
+        # answer, server-sent events, a WebSocket).
+        if response.status_code == 101 or flow.websocket is not None or response.raw_content is None \
+                or flow.request.raw_content is None or _event_stream(response):
+            return None
+        target = upstream(flow)
+        if target is None:
+            return None
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # no event loop (offline use): nothing can be sent
-            return False
-        self.compared.add(key)
-        return True
+            return None
+        key = (self.emulation.signature, flow.request.method, route(state.incoming.path))
+        return target if self.session.scheduler.claim(key) else None
 
-    def start_comparison(self, flow: http.HTTPFlow, state: FlowState, actual: Exchange) -> None:
+    def start_comparison(self, flow: http.HTTPFlow, state: FlowState, actual: Exchange, target: Target) -> None:
         """Send the reference request(s) in the background: the client's response does not wait for them."""
         headers = list(flow.request.headers.items(multi=True))  # exactly as the front end forwarded them
         if not any(k.lower() == "host" for k, _ in headers):  # HTTP/2 clients: the app got Host from :authority
@@ -179,20 +174,18 @@ class Diagnose:
             jobs["loopback"] = (headers, None)
         if not jobs:
             return
-        target = Target(flow.request.host, flow.request.port, flow.request.scheme == "https")
+        method, path = flow.request.method, flow.request.path
+        label = f"{method} {route(state.incoming.path)}"
         body = flow.request.raw_content or b""
-        task = asyncio.get_running_loop().create_task(
-            self._compare(flow, actual, target, flow.request.method, flow.request.path, body, jobs, peer))
-        self.inflight.add(task)
-        task.add_done_callback(self.inflight.discard)
+        self.session.scheduler.start(label, self._compare(flow, actual, target, method, path, body, jobs, peer, label))
 
-    async def _compare(self, flow, actual, target, method, path, body, jobs, peer) -> None:
+    async def _compare(self, flow, actual, target, method, path, body, jobs, peer, label) -> None:
         try:
-            answers = await asyncio.gather(*(
-                asyncio.to_thread(send, target, method, path, headers, body, source)
-                for headers, source in jobs.values()))
-        except Exception as e:  # the app went away, timed out...: no comparison, no finding
-            logger.debug(f"offload: reference request for {method} {route(path)} failed: {e}")
+            answers = await asyncio.gather(*(send(target, method, path, headers, body, source)
+                                             for headers, source in jobs.values()))
+        except (OSError, TimeoutError, BadAnswer) as e:  # the app went away, is slow, answered garbage
+            self.session.scheduler.failure(label, str(e) or type(e).__name__)
+            logger.debug(f"offload: reference request for {label} failed: {e}")
             return
         refs = {name: from_answer(actual, a.status, a.headers, a.body) for name, a in zip(jobs, answers)}
         findings = []
@@ -206,16 +199,8 @@ class Diagnose:
         else:
             self.learn_framework(actual, *refs.values())
 
-    async def settle(self, timeout: float = SETTLE_TIMEOUT) -> None:
-        """Let comparisons still in flight finish (bounded) before the reports are written."""
-        pending = {t for t in self.inflight if not t.done()}
-        if not pending:
-            return
-        done, late = await asyncio.wait(pending, timeout=timeout)
-        for task in late:
-            task.cancel()
-        if late:
-            logger.info(f"offload: {len(late)} comparison(s) did not finish within {timeout:.0f}s")
+    async def settle(self, timeout: float) -> list[str]:
+        return await self.session.scheduler.settle(timeout)
 
     # --- findings -------------------------------------------------------------------------------------------------
 
@@ -241,33 +226,14 @@ class Diagnose:
 
     def report(self, findings: list[Finding], flow: http.HTTPFlow | None, *exchanges: Exchange) -> None:
         framework = self.learn_framework(*exchanges)
-        for finding in findings:
-            finding = self.record(finding, framework)
-            if flow is not None:
-                mark(flow, finding)
+        done = [self.record(f, framework) for f in findings]
+        if flow is not None:
+            mark(flow, done)
 
     def record(self, finding: Finding, framework: str) -> Finding:
         finding = advice.complete(finding, self.emulation.profile.name, framework, self.context())
-        if self.session.findings.add(finding):
-            log = logger.info if finding.severity == "info" else logger.warning
-            log(f"offload: {finding.line()}")
+        self.session.record(finding)
         return finding
-
-    def finish(self) -> None:
-        """At exit: the summary table and the reports."""
-        findings = self.session.findings.all()
-        flows, name = self.session.findings.flows, self.emulation.profile.name
-        for line in report.summary_lines(findings, flows, name):
-            logger.info(line)
-        try:
-            if ctx.options.frontend_report:
-                report.write_json(ctx.options.frontend_report, findings, [name], flows)
-                logger.info(f"offload: JSON report written to {ctx.options.frontend_report}")
-            if ctx.options.frontend_junit:
-                report.write_junit(ctx.options.frontend_junit, findings, [name], ctx.options.frontend_fail_on)
-                logger.info(f"offload: JUnit report written to {ctx.options.frontend_junit}")
-        except OSError as e:
-            logger.error(f"offload: could not write a report: {e}")
 
     @command.command("offload.findings")
     def findings_command(self) -> Sequence[str]:
@@ -276,21 +242,61 @@ class Diagnose:
                 for f in self.session.findings.all()]
 
 
-def mark(flow: http.HTTPFlow, finding: Finding) -> None:
-    """Show the finding in mitmweb: a marker (errors outrank warnings) and a line in the flow's comment."""
-    marker = MARKERS.get(finding.severity)
-    if marker and flow.marked != MARKERS["error"]:
-        flow.marked = marker
-    line = f"offload {finding.severity} {finding.rule}: {finding.message}"
-    if finding.advice:
-        line += f" Fix{f' for {finding.framework}' if finding.framework else ''}: {finding.advice}"
-    if line not in flow.comment:
-        flow.comment = f"{flow.comment}\n{line}" if flow.comment else line
+def upstream(flow: http.HTTPFlow) -> Target | None:
+    """The reverse-mode upstream this flow went to, as a reference target; None in any other mode.
+
+    A reference request carries the client's cookies and credentials: it goes only where the client's own request
+    went, the reverse proxy's upstream, and to the address mitmproxy connected to (no name resolution: that would
+    take a thread from the pool mitmproxy resolves names with).
+    """
+    mode = flow.client_conn.proxy_mode
+    if not isinstance(mode, ReverseMode) or mode.scheme not in ("http", "https"):
+        return None
+    host, port = mode.address
+    if (flow.request.host, flow.request.port) != (host, port):  # another addon sent it elsewhere
+        return None
+    peer = flow.server_conn.peername
+    if peer and peer[1] == port:
+        address = peer[0]
+    else:
+        try:
+            address = str(ipaddress.ip_address(host.strip("[]")))
+        except ValueError:
+            return None
+    return Target(host, port, mode.scheme == "https", address)
 
 
-def check_writable(option: str, path: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise exceptions.OptionsError(f"{option}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise exceptions.OptionsError(f"{option}: folder {folder} is not writable")
+def _event_stream(response: http.Response) -> bool:
+    return response.headers.get("content-type", "").lower().startswith("text/event-stream")
+
+
+def mark(flow: http.HTTPFlow, findings: list[Finding]) -> None:
+    """Show findings in mitmweb: a marker (errors outrank warnings) and a line each in the flow's comment."""
+    if not findings:
+        return
+    for finding in findings:
+        marker = MARKERS.get(finding.severity)
+        if marker and flow.marked != MARKERS["error"]:
+            flow.marked = marker
+    lines = flow.comment.split("\n") if flow.comment else []
+    more = 0
+    if lines and (m := _MORE.match(lines[-1])):
+        more = int(m.group(1))
+        lines.pop()
+    seen = set(lines)
+    shown = sum(line.startswith("offload ") for line in lines)
+    for finding in findings:
+        line = f"offload {finding.severity} {finding.rule}: {finding.message}"
+        if finding.advice:
+            line += f" Fix{f' for {finding.framework}' if finding.framework else ''}: {finding.advice}"
+        if line in seen:
+            continue
+        if shown >= COMMENT_LINES:
+            more += 1
+            continue
+        seen.add(line)
+        lines.append(line)
+        shown += 1
+    if more:
+        lines.append(f"(and {more} more finding(s): the command offload.findings lists them all)")
+    flow.comment = "\n".join(lines)

@@ -8,19 +8,20 @@ X-Forwarded-Proto: https (the app seeing HTTPS); per URL: the request with no fr
 
 from __future__ import annotations
 
+import asyncio
 import socket
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from . import advice
 from .compare import compare, compare_peer, outcome
 from .exchange import Exchange, backend_names, from_answer
-from .findings import LEVEL, Finding, Findings, fingerprint, redact_url, route
+from .findings import LEVEL, Finding, Findings, fingerprint, route
 from .forward import Client, Incoming, forward
 from .passive import inspect
 from .profiles import Profile
-from .reference import Answer, Target, send, variant
+from .redact import redact_url, strip_userinfo
+from .reference import Answer, BadAnswer, Target, send, variant
 
 # The simulated client: TEST-NET-3 (RFC 5737), never contacted.
 CLIENT = Client("203.0.113.7", 50123, "1.3")
@@ -33,27 +34,49 @@ SPOOFS = {
 }
 
 
-class Unreachable(Exception):
-    """The app did not answer at all."""
+class NoAnswer(Exception):
+    """The app gave no usable answer: unreachable, too slow, or not HTTP/1.x."""
+
+
+def no_answer(error: Exception) -> str:
+    """One sentence for a request that got no usable answer."""
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused (is the app running?)"
+    if isinstance(error, ConnectionResetError):
+        return "the connection was reset"
+    if isinstance(error, socket.gaierror):
+        return f"the host name does not resolve ({error.strerror})"
+    return str(error) or type(error).__name__
 
 
 @dataclass(frozen=True)
 class Job:
     """One URL to probe."""
 
-    url: str
+    url: str  # without credentials
     target: Target
     host: str  # the public host the client uses
     path: str
+    had_userinfo: bool = False  # the URL given had user:password@, which is never sent
 
     @classmethod
     def parse(cls, url: str, host: str | None = None) -> Job:
-        parts = urlsplit(url)
+        url, had_userinfo = strip_userinfo(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as e:
+            raise ValueError(f"not a valid URL: {redact_url(url)!r} ({e})") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http:// or https:// URL: {url!r}")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+            raise ValueError(f"not an http:// or https:// URL: {redact_url(url)!r}")
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        return cls(url, Target(parts.hostname, port, parts.scheme == "https"), host or parts.netloc, path)
+        return cls(url, Target(parts.hostname, port, parts.scheme == "https"), host or parts.netloc, path,
+                   had_userinfo)
+
+    @property
+    def shown(self) -> str:
+        """The URL as offload prints it: ids, tokens and query values hidden."""
+        return redact_url(self.url)
 
 
 @dataclass
@@ -79,6 +102,7 @@ class Result:
     cells: list[Cell]
     findings: Findings
     requests: int
+    unanswered: dict[str, str] = field(default_factory=dict)  # URL -> why it got no usable answer
 
 
 class Prober:
@@ -95,9 +119,14 @@ class Prober:
         self.requests = 0
         self.spoof_source = spoof_source()
 
-    def send(self, job: Job, headers, source: str | None = None) -> Answer:
-        self.requests += 1
-        return send(job.target, self.method, job.path, headers, source=source, timeout=self.timeout)
+    async def send(self, job: Job, headers, source: str | None = None) -> Answer:
+        """One request on the total deadline; NoAnswer when the app gave no usable answer."""
+        async with self.gate:
+            self.requests += 1
+            try:
+                return await send(job.target, self.method, job.path, headers, source=source, timeout=self.timeout)
+            except (OSError, TimeoutError, BadAnswer) as e:
+                raise NoAnswer(no_answer(e)) from None
 
     def base_headers(self, job: Job) -> list[tuple[str, str]]:
         names = {k.lower() for k, _ in self.headers}
@@ -106,18 +135,26 @@ class Prober:
         return base + [h for h in self.headers if h[0].lower() != "host"]
 
     def run(self, jobs: list[Job]) -> Result:
+        return asyncio.run(self._run(jobs))
+
+    async def _run(self, jobs: list[Job]) -> Result:
+        self.gate = asyncio.Semaphore(self.workers)
+        baselines = await asyncio.gather(*(self.baseline(job) for job in jobs))
+        unanswered = {job.url: b for job, b in zip(jobs, baselines) if isinstance(b, str)}
+        work = [(job, base) for job, base in zip(jobs, baselines) if not isinstance(base, str)]
+        cells = list(await asyncio.gather(*(self.probe(job, base, p) for job, base in work for p in self.profiles)))
+        cells += await asyncio.gather(*(self.spoof_audit(job, base) for job, base in work))
+        for job in jobs:
+            if job.url in unanswered:
+                cells += [Cell(job.url, p.name, error=unanswered[job.url]) for p in self.profiles]
         findings = Findings(limit=10_000)
-        cells: list[Cell] = []
-        with ThreadPoolExecutor(self.workers) as pool:
-            baselines = list(pool.map(self.baseline, jobs))  # raises Unreachable first, before the matrix
-            work = [(job, base, p) for job, base in zip(jobs, baselines) for p in self.profiles]
-            cells = list(pool.map(lambda w: self.probe(*w), work))
-            cells += list(pool.map(lambda jb: self.spoof_audit(*jb), zip(jobs, baselines)))
         for cell in cells:
             for f in cell.findings:
                 findings.add(f)
+            if cell.error and cell.url not in unanswered:
+                unanswered[cell.url] = f"{cell.error} (behind {cell.frontend or 'no front end'})"
         findings.flows = self.requests
-        return Result(cells, findings, self.requests)
+        return Result(cells, findings, self.requests, unanswered)
 
     def exchange(self, job: Job, answer: Answer, request_headers, scheme: str = "https") -> Exchange:
         like = Exchange(self.method, scheme, job.host, job.path, 0, (),
@@ -125,30 +162,30 @@ class Prober:
                         request_headers=tuple(request_headers))
         return from_answer(like, answer.status, answer.headers, answer.body)
 
-    def baseline(self, job: Job) -> Exchange:
-        """The control with no front end: a plain request, as the app sees a direct client."""
+    async def baseline(self, job: Job) -> Exchange | str:
+        """The control with no front end: a plain request, as the app sees a direct client; why not, if none."""
         headers = self.base_headers(job)
         try:
-            return self.exchange(job, self.send(job, headers), headers, scheme="http")
-        except OSError as e:
-            raise Unreachable(f"{job.target.host}:{job.target.port} did not answer ({e}); is the app running?") from e
+            return self.exchange(job, await self.send(job, headers), headers, scheme="http")
+        except NoAnswer as e:
+            return str(e)
 
-    def probe(self, job: Job, baseline: Exchange, profile: Profile) -> Cell:
+    async def probe(self, job: Job, baseline: Exchange, profile: Profile) -> Cell:
         cell = Cell(job.url, profile.name)
         incoming = Incoming("https", job.host, job.path, self.base_headers(job), CLIENT,
                             upstream=f"{job.target.host}:{job.target.port}")
         fwd = forward(profile, incoming)
         headers = variant(fwd.headers, {"Host": fwd.host}) if fwd.host != job.host else fwd.headers
         try:
-            actual = self.exchange(job, self.send(job, headers, self.peer), headers)
+            actual = self.exchange(job, await self.send(job, headers, self.peer), headers)
             refs = {}
             if [v for k, v in headers if k.lower() == "x-forwarded-proto"] != ["https"]:
                 https = variant(headers, {"X-Forwarded-Proto": "https"})
-                refs["https"] = self.exchange(job, self.send(job, https, self.peer), https)
+                refs["https"] = self.exchange(job, await self.send(job, https, self.peer), https)
             if self.peer:
-                refs["loopback"] = self.exchange(job, self.send(job, headers), headers)
-        except OSError as e:
-            cell.error = f"no answer: {e}"
+                refs["loopback"] = self.exchange(job, await self.send(job, headers), headers)
+        except NoAnswer as e:
+            cell.error = str(e)
             return cell
         found = inspect(actual)
         if "https" in refs:
@@ -161,17 +198,17 @@ class Prober:
         cell.findings = [advice.complete(f, profile.name, framework, ctx) for f in found + ([tip] if tip else [])]
         return cell
 
-    def spoof_audit(self, job: Job, baseline: Exchange) -> Cell:
+    async def spoof_audit(self, job: Job, baseline: Exchange) -> Cell:
         """trusts-spoofed-forwarding: forged X-Forwarded-* from a client with no front end in between."""
         cell = Cell(job.url, "")
         base = self.base_headers(job)
         found = []
         try:
             # The control comes from the same address as the forgeries: only the forged header differs.
-            baseline = self.exchange(job, self.send(job, base, self.spoof_source), base, scheme="http")
+            baseline = self.exchange(job, await self.send(job, base, self.spoof_source), base, scheme="http")
             for name, value in SPOOFS.items():
                 headers = variant(base, {name: value})
-                forged = self.exchange(job, self.send(job, headers, self.spoof_source), headers, scheme="http")
+                forged = self.exchange(job, await self.send(job, headers, self.spoof_source), headers, scheme="http")
                 why = believed(baseline, forged, name, value)
                 if why:
                     found.append(Finding(
@@ -179,8 +216,8 @@ class Prober:
                         f"{self.method} {route(job.path)} believes a forged {name}: {value} from a client at "
                         f"{self.spoof_source or '127.0.0.1'} with no front end in between ({why}).",
                         redact_url(job.url), f"without it: {outcome(baseline)}; with it: {outcome(forged)}"))
-        except OSError as e:
-            cell.error = f"no answer: {e}"
+        except NoAnswer as e:
+            cell.error = str(e)
             return cell
         framework = fingerprint(baseline)
         ctx = advice.Context("X-Forwarded-Proto")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-import tempfile
+import secrets
+import stat
+import sys
 from collections import defaultdict
 from xml.etree import ElementTree as ET
 
@@ -84,13 +87,69 @@ def to_junit(findings: list[Finding], frontends: list[str], fail_level: str = "e
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write a report so that a reader never sees half of it."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".offload-")
+def check_destination(path: str) -> None:
+    """ValueError, saying why, when a report could not be written to `path` ('-' is standard output)."""
+    if path == "-":
+        return
+    try:
+        st = os.stat(path)  # follows symlinks
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise ValueError(f"{path}: {e.strerror}") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise ValueError(f"{path} is a directory; give a file name, e.g. {os.path.join(path, 'offload.json')}")
+    if st is not None and not stat.S_ISREG(st.st_mode):  # a FIFO or a device: written into as it is
+        if not os.access(path, os.W_OK):
+            raise ValueError(f"{path} is not writable")
+        return
+    folder = os.path.dirname(os.path.realpath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"folder {folder} is not writable")
+
+
+def write_text(path: str, text: str) -> None:
+    """Write a report: '-' to standard output; into an existing FIFO or device as it is; a regular file (through
+    any symlink) replaced atomically, so that a reader never sees half of it. Raises OSError."""
+    if path == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        _write_special(path, text, stat.S_ISFIFO(st.st_mode))
+        return
+    _replace(os.path.realpath(path), text, None if st is None else stat.S_IMODE(st.st_mode))
+
+
+def _write_special(path: str, text: str, fifo: bool) -> None:
+    # A FIFO with no reader would block for ever: open it without waiting, then write normally.
+    try:
+        fd = os.open(path, os.O_WRONLY | (os.O_NONBLOCK if fifo else 0))
+    except OSError as e:
+        if e.errno == errno.ENXIO:
+            raise OSError(e.errno, "nothing is reading from this FIFO") from None
+        raise
+    os.set_blocking(fd, True)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _replace(path: str, text: str, mode: int | None) -> None:
+    """Write beside `path`, then rename over it. A new file gets 0666 less the umask (usually 0644), as any tool's
+    output does; a replaced file keeps its mode."""
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -98,8 +157,8 @@ def write_atomic(path: str, text: str) -> None:
 
 
 def write_json(path: str, findings: list[Finding], frontends: list[str], flows: int) -> None:
-    write_atomic(path, json.dumps(to_json(findings, frontends, flows), indent=2) + "\n")
+    write_text(path, json.dumps(to_json(findings, frontends, flows), indent=2) + "\n")
 
 
 def write_junit(path: str, findings: list[Finding], frontends: list[str], fail_level: str) -> None:
-    write_atomic(path, to_junit(findings, frontends, fail_level))
+    write_text(path, to_junit(findings, frontends, fail_level))

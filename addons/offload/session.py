@@ -1,0 +1,82 @@
+"""The findings sink: one per mitmproxy run, across script reloads: findings, comparisons in flight, reports, exit."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from mitmproxy import ctx
+
+from . import report
+from .findings import Finding, Findings
+from .scheduler import Scheduler
+
+logger = logging.getLogger("offload")
+
+SETTLE_TIMEOUT = 6.0  # at shutdown, how long comparisons still in flight may take (each has its own 5 s deadline)
+EXIT_FINDINGS, EXIT_NO_REPORT = 3, 1
+
+
+class Session:
+    """Lives at the end of mitmproxy's addon chain, across script reloads.
+
+    Being last, its done() runs after mitmproxy's own (HAR files, flow files are written first); being a master
+    addon rather than a script's, it may be async and wait for comparisons still in flight.
+    """
+
+    name = "offload-session"
+
+    def __init__(self) -> None:
+        self.findings = Findings()
+        self.scheduler = Scheduler()
+        self.framework = ""  # the latest framework guess, for findings whose own responses give none away
+        self.frontends: list[str] = []  # every front end emulated during the run, in order
+
+    def emulating(self, frontend: str) -> None:
+        if frontend not in self.frontends:
+            self.frontends.append(frontend)
+
+    def record(self, finding: Finding) -> bool:
+        """Keep a finding; log it the first time it is seen. True when it is new."""
+        new = self.findings.add(finding)
+        if new:
+            log = logger.info if finding.severity == "info" else logger.warning
+            log(f"offload: {finding.line()}")
+        return new
+
+    async def done(self) -> None:
+        cut = await self.scheduler.settle(SETTLE_TIMEOUT)
+        if cut:
+            logger.info(f"offload: {len(cut)} comparison(s) still running after {SETTLE_TIMEOUT:g} s were cut short: "
+                        + ", ".join(cut[:5]) + (" ..." if len(cut) > 5 else ""))
+        written = self.finish()
+        fail_on = ctx.options.frontend_fail_on
+        if not written:
+            logger.error(f"offload: exit status {EXIT_NO_REPORT}: a report could not be written")
+            sys.exit(EXIT_NO_REPORT)
+        if self.findings.reaches(fail_on):
+            logger.warning(f"offload: exit status {EXIT_FINDINGS} (frontend_fail_on={fail_on})")
+            sys.exit(EXIT_FINDINGS)
+
+    def finish(self) -> bool:
+        """At exit: the summary table and the reports. False when a report could not be written."""
+        findings = self.findings.all()
+        flows, names = self.findings.flows, self.frontends or ["?"]
+        for line in report.summary_lines(findings, flows, ", ".join(names)):
+            logger.info(line)
+        for line in self.scheduler.summary():
+            logger.info(f"offload: {line}")
+        written = True
+        fail_on = ctx.options.frontend_fail_on
+        for what, path, write in (
+                ("JSON", ctx.options.frontend_report, lambda p: report.write_json(p, findings, names, flows)),
+                ("JUnit", ctx.options.frontend_junit, lambda p: report.write_junit(p, findings, names, fail_on))):
+            if not path:
+                continue
+            try:
+                write(path)
+                logger.info(f"offload: {what} report written to {'standard output' if path == '-' else path}")
+            except OSError as e:
+                written = False
+                logger.error(f"offload: could not write the {what} report to {path}: {e.strerror or e}")
+        return written
