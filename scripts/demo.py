@@ -23,16 +23,30 @@ def pick(port: int) -> int:
     return port if not port_open(port) else free_port()
 
 
+def start_with_retry(start, port: int, attempts: int = 5):
+    """start(port), and if another process took the port between our check and the bind, again on a free one."""
+    for attempt in range(attempts):
+        try:
+            return start(port)
+        except RuntimeError as e:
+            if "address already in use" not in str(e).lower() or attempt == attempts - 1:
+                raise
+            taken, port = port, free_port()
+            print(f"  (port {taken} was taken meanwhile; trying {port})", file=sys.stderr)
+
+
 def redact(set_cookie: str) -> str:
     return re.sub(r"^([^=]+)=[^;]*", r"\1=<value hidden>", set_cookie)
 
 
-def show_login(proxy_port: int, title: str, sets: list[str], app_port: int) -> bool:
-    """Log in through a fresh proxy; print what happened; True when the user stayed logged in."""
+def show_login(proxy_port: int, title: str, sets: list[str], app_port: int) -> tuple[bool, int]:
+    """Log in through a fresh proxy; print what happened. (Did the user stay logged in?, the proxy's port)"""
     print(f"\n{title}")
+    proxy = start_with_retry(lambda p: mitmdump(app_port, *sets, port=p, confdir=CONFDIR), proxy_port)
+    proxy_port = proxy.port
     print(f"  mitmdump -s addons/azure_arr.py --mode reverse:http://127.0.0.1:{app_port}@127.0.0.1:{proxy_port}"
           + "".join(f" --set {s}" for s in sets))
-    with mitmdump(app_port, *sets, port=proxy_port, confdir=CONFDIR) as proxy:
+    with proxy:
         browser = Browser(proxy_port, tls=True, confdir=CONFDIR)
         login = browser.get("/login", headers={"Accept": "application/json"})
         seen = login.json()["seen"]
@@ -56,22 +70,25 @@ def show_login(proxy_port: int, title: str, sets: list[str], app_port: int) -> b
     print("  offload said:" if findings else "  offload said: no problems found.")
     for line in findings:
         print(textwrap.fill(line, 110, initial_indent="    ", subsequent_indent="      "))
-    return bool(session) and me.status == 200
+    return bool(session) and me.status == 200, proxy_port
 
 
 def demo(app_port: int, proxy_port: int) -> int:
     print("offload demo: the seed bug (secure cookies on Azure with Express), reproduced on this machine")
+    app = start_with_retry(lambda p: node_app(APP, p), app_port)
+    app_port = app.port
     print(f"  app: Express 5 + express-session, trust proxy 1, cookie.secure true, on http://127.0.0.1:{app_port}")
-    with node_app(APP, app_port):
-        broken = not show_login(
+    with app:
+        kept, proxy_port = show_login(
             proxy_port, "1) Behind App Service's 2013-2017 front end (the default profile, azure-windows-legacy)",
             [], app_port)
+        broken = not kept
         if broken:
             print(textwrap.fill(
                 "  => Bug reproduced: the front end said HTTPS only through x-arr-ssl, so Express saw plain HTTP "
                 "and express-session silently refused to send its Secure cookie. The user is logged out again.",
                 100, subsequent_indent="     "))
-        fixed = show_login(
+        fixed, _ = show_login(
             proxy_port, "2) The same front end with X-Forwarded-Proto added, as iisnode's enableXFF does",
             ["frontend_xfp=on"], app_port)
         if fixed:
@@ -94,12 +111,19 @@ def demo(app_port: int, proxy_port: int) -> int:
 def serve(app_port: int, proxy_port: int, extra: list[str]) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     ca = CONFDIR / "mitmproxy-ca-cert.pem"
-    with node_app(APP, app_port), Process("mitmdump", [
-        str(Path(sys.executable).with_name("mitmdump")), "-s", str(ADDON),
-        "--mode", f"reverse:http://127.0.0.1:{app_port}@127.0.0.1:{proxy_port}",
-        *[a for s in extra for a in ("--set", s)],
-    ]) as proxy:
-        proxy.start().wait_ready(proxy_port, "offload: ")
+    app = start_with_retry(lambda p: node_app(APP, p), app_port)
+    app_port = app.port
+
+    def start_proxy(port: int) -> Process:
+        proxy = Process("mitmdump", [
+            str(Path(sys.executable).with_name("mitmdump")), "-s", str(ADDON),
+            "--mode", f"reverse:http://127.0.0.1:{app_port}@127.0.0.1:{port}",
+            *[a for s in extra for a in ("--set", s)]])
+        proxy.port = port
+        return proxy.start().wait_ready(port, "offload: ")
+
+    with app, start_with_retry(start_proxy, proxy_port) as proxy:
+        proxy_port = proxy.port
         banner = next(line for line in proxy.output.splitlines() if "offload: " in line)
         print(textwrap.dedent(f"""\
             offload demo is running (Ctrl-C to stop)

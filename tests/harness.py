@@ -130,12 +130,14 @@ def node_app(script: str, port: int | None = None, **env: str) -> Process:
 
 
 def mitmdump(app_port: int, *sets: str, port: int | None = None, confdir: str | Path,
-             extra: tuple[str, ...] = (), wait: bool = True) -> Process:
-    """Start the real mitmdump with the addon in reverse mode in front of 127.0.0.1:app_port."""
+             extra: tuple[str, ...] = (), wait: bool = True, mode: str | None = None,
+             addon: bool = True) -> Process:
+    """Start the real mitmdump with the addon in reverse mode in front of 127.0.0.1:app_port (or in `mode`,
+    which then names its own listen address; without the addon: plain mitmdump, for comparison)."""
     port = port or free_port()
     args = [
-        mitmdump_path(), "-s", str(ADDON),
-        "--mode", f"reverse:http://127.0.0.1:{app_port}@127.0.0.1:{port}",
+        mitmdump_path(), *(("-s", str(ADDON)) if addon else ()),
+        "--mode", mode or f"reverse:http://127.0.0.1:{app_port}@127.0.0.1:{port}",
         "--set", f"confdir={confdir}",
         "--set", "connection_strategy=lazy",
         *[a for s in sets for a in ("--set", s)],
@@ -144,7 +146,7 @@ def mitmdump(app_port: int, *sets: str, port: int | None = None, confdir: str | 
     p = Process("mitmdump", args)
     p.port = port  # type: ignore[attr-defined]
     p.start()
-    return p.wait_ready(port, "offload: ") if wait else p
+    return p.wait_ready(port, "offload: " if addon else None) if wait else p
 
 
 def ca_file(confdir: str | Path) -> str:

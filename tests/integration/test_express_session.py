@@ -97,4 +97,4 @@ def test_appservice_the_session_cookie_arrives_and_affinity_cookies_are_added(ap
 def test_a_misspelt_option_is_reported_not_silently_ignored(app, confdir):
     with mitmdump(app.port, "frontend_xpf=on", confdir=confdir) as proxy:
         pass
-    assert "offload: unknown option(s) ignored: frontend_xpf" in proxy.output
+    assert "offload: unknown option frontend_xpf ignored; did you mean frontend_xfp?" in proxy.output

@@ -1,6 +1,7 @@
 """Property tests (hypothesis): odd and malformed input never raises, and nothing changes that the profile does not
 name. Bodies are never touched."""
 
+import asyncio
 import fnmatch
 import string
 
@@ -128,6 +129,12 @@ def test_routes_and_redaction_never_raise(value):
 @given(st.sampled_from(profile_names()), st.binary(max_size=5000), st.binary(max_size=5000),
        st.lists(st.tuples(names, raw_bytes), max_size=10), st.sampled_from(["https", "auto", "http"]))
 def test_the_addon_never_touches_bodies(name, request_body, response_body, response_headers, scheme):
+    # In an event loop of its own: mitmproxy's log handler hands each log line to the master's loop, and a loop
+    # left closed by an earlier test would fail the example for a reason that is not offload's.
+    asyncio.run(_never_touches_bodies(name, request_body, response_body, response_headers, scheme))
+
+
+async def _never_touches_bodies(name, request_body, response_body, response_headers, scheme):
     emulation = Offload()
     diagnose = Diagnose(emulation)
     with taddons.context(emulation, diagnose) as tctx:
