@@ -300,16 +300,26 @@ class Offload:
 
 
 def unknown_options(deferred, known: list[str]) -> list[str]:
-    """Warnings for --set names mitmproxy did not know (it ignores them silently): offload's prefix, or close to
-    one of offload's options (a misspelling)."""
+    """Warnings for --set names mitmproxy did not know (it ignores them silently): those with offload's prefix, and
+    those close to one of offload's options (a misspelling)."""
     lines = []
     for name in sorted(deferred):
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        close = _closest(name, known)
         if close:
-            lines.append(f"unknown option {name} ignored; did you mean {close[0]}?")
+            lines.append(f"unknown option {name} ignored; did you mean {close}?")
         elif name.startswith(OPTION_PREFIX):
             lines.append(f"unknown option {name} ignored; offload's options: {', '.join(sorted(known))}")
     return lines
+
+
+def _closest(name: str, known: list[str]) -> str | None:
+    prefix = OPTION_PREFIX + "_"
+    if name.startswith(prefix):  # compare what follows the shared prefix: frontend_xpf is close to frontend_xfp
+        tails = {k.removeprefix(prefix): k for k in known if k.startswith(prefix)}
+        found = difflib.get_close_matches(name.removeprefix(prefix), list(tails), n=1, cutoff=0.6)
+        return tails[found[0]] if found else None
+    found = difflib.get_close_matches(name, known, n=1, cutoff=0.85)
+    return found[0] if found else None
 
 
 def as_bytes(text: str) -> bytes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import signal
 import sys
 import textwrap
 import time
@@ -23,8 +22,16 @@ COLOURS = {"error": "31", "warning": "33", "ok": "32", "failed": "35", "info": "
 
 
 def main(argv: list[str] | None = None) -> int:
-    if hasattr(signal, "SIGPIPE"):  # `offload probe ... | head` ends quietly
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # `offload probe ... | head` ends quietly. (Not SIGPIPE's default action: that would also kill the probe
+        # when an app closes a connection it is writing to.)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):

@@ -22,7 +22,7 @@ Differential = Callable[[Exchange, Exchange], Iterator[Finding]]
 
 
 def _finding(ex: Exchange, rule: str, subject: str, message: str, evidence: str) -> Finding:
-    return Finding(rule, ex.method, route(ex.path), subject, message, redact_url(ex.url), evidence)
+    return Finding(rule, ex.method, ex.route, subject, message, ex.shown_url, evidence)
 
 
 def _known_error(ex: Exchange) -> str:

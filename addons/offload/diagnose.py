@@ -86,8 +86,8 @@ class Diagnose:
         if existing is None:
             ctx.master.addons.add(self.session)
         else:
-            existing.emulating(self.emulation.profile.name)
             self.session = existing
+        self.session.emulating(self.emulation.profile.name)
 
     def banner_part(self) -> str:
         if self.compare_mode == "off":
@@ -231,7 +231,11 @@ class Diagnose:
             mark(flow, done)
 
     def record(self, finding: Finding, framework: str) -> Finding:
-        finding = advice.complete(finding, self.emulation.profile.name, framework, self.context())
+        name = self.emulation.profile.name
+        if not self.session.findings.has_room((name, *finding.key[1:])):  # a full store: counted, not completed
+            self.session.findings.dropped += 1
+            return finding
+        finding = advice.complete(finding, name, framework, self.context())
         self.session.record(finding)
         return finding
 
@@ -286,13 +290,13 @@ def mark(flow: http.HTTPFlow, findings: list[Finding]) -> None:
     seen = set(lines)
     shown = sum(line.startswith("offload ") for line in lines)
     for finding in findings:
+        if shown >= COMMENT_LINES:
+            more += 1
+            continue
         line = f"offload {finding.severity} {finding.rule}: {finding.message}"
         if finding.advice:
             line += f" Fix{f' for {finding.framework}' if finding.framework else ''}: {finding.advice}"
         if line in seen:
-            continue
-        if shown >= COMMENT_LINES:
-            more += 1
             continue
         seen.add(line)
         lines.append(line)

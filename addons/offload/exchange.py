@@ -8,6 +8,7 @@ from functools import cached_property, lru_cache
 from urllib.parse import urlsplit
 
 from . import body as bodies
+from .redact import redact_url, route
 from .setcookie import SetCookie, parse_all
 
 # Bodies the rules read: textual and bounded, so a large download costs nothing.
@@ -33,6 +34,15 @@ class Exchange:
     @property
     def url(self) -> str:
         return f"{self.scheme}://{self.host}{self.path}"
+
+    @cached_property
+    def shown_url(self) -> str:
+        """The URL as findings show it: credentials, tokens and query values hidden."""
+        return redact_url(self.url)
+
+    @cached_property
+    def route(self) -> str:
+        return route(self.path)
 
     @cached_property
     def _by_name(self) -> dict[str, list[str]]:

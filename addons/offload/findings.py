@@ -170,6 +170,10 @@ class Findings:
             self.items[finding.key] = finding
             return True
 
+    def has_room(self, key: tuple) -> bool:
+        """Would a finding with this key be kept (it is known, or there is room for a new one)?"""
+        return key in self.items or len(self.items) < self.limit
+
     def all(self) -> list[Finding]:
         with self._lock:
             return sorted(self.items.values(),

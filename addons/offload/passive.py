@@ -26,7 +26,7 @@ def _bare(host: str) -> str:
 
 
 def _finding(ex: Exchange, rule: str, subject: str, message: str, evidence: str = "") -> Finding:
-    return Finding(rule, ex.method, route(ex.path), subject, message, redact_url(ex.url), evidence)
+    return Finding(rule, ex.method, ex.route, subject, message, ex.shown_url, evidence)
 
 
 def https_redirect_loop(ex: Exchange) -> Iterator[Finding]:

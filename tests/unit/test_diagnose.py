@@ -1,5 +1,6 @@
 """The diagnosis addon on mitmproxy's test flows: marks, comments, log lines, reports, exit status, no secrets."""
 
+import asyncio
 import json
 import logging
 
@@ -130,3 +131,148 @@ def test_bad_diagnosis_options(option, value, message):
     with taddons.context(emulation, diagnose) as tctx:
         with pytest.raises(exceptions.OptionsError, match=message):
             tctx.configure(diagnose, **{option: value})
+
+
+# --- which flows get a reference request --------------------------------------------------------------------------
+
+REVERSE = "reverse:http://127.0.0.1:3000@8443"
+
+
+def compared_flow(mode=REVERSE, status=200, headers=(), path="/login", peername=("127.0.0.1", 3000)):
+    from mitmproxy.proxy.mode_specs import ProxyMode
+
+    f, response = flow_with(status, headers, path=path)
+    f.client_conn.proxy_mode = ProxyMode.parse(mode)
+    if mode.startswith("reverse:"):  # mitmproxy sends a reverse proxy's requests to its upstream
+        f.request.host, f.request.port = f.client_conn.proxy_mode.address
+    f.server_conn.peername = peername
+    return f, response
+
+
+async def targets(*flows, **options):
+    emulation, diagnose = addons()
+    with taddons.context(emulation, diagnose) as tctx:
+        tctx.configure(emulation, **options)
+        out = []
+        for f, response in flows:
+            emulation.requestheaders(f)
+            f.response = response
+            out.append(diagnose.comparison_target(f, emulation.state(f)))
+        return out
+
+
+async def test_reverse_mode_compares_with_the_upstream_at_the_address_mitmproxy_connected_to():
+    [target] = await targets(compared_flow(mode="reverse:http://localhost:3000@8443"))
+    assert (target.host, target.port, target.address, target.tls) == ("localhost", 3000, "127.0.0.1", False)
+
+
+@pytest.mark.parametrize("mode", ["regular@8080", "upstream:http://127.0.0.1:8081@8080", "socks5@1080"])
+async def test_other_modes_send_no_reference_request(mode):
+    assert await targets(compared_flow(mode=mode)) == [None]
+
+
+async def test_a_flow_sent_elsewhere_than_the_upstream_is_not_compared():
+    f, response = compared_flow()
+    f.request.port = 3001
+    assert await targets((f, response)) == [None]
+
+
+@pytest.mark.parametrize("headers, status", [
+    ([("Content-Type", "text/event-stream")], 200), ([("Upgrade", "websocket")], 101)])
+async def test_streams_and_upgrades_are_not_compared(headers, status):
+    assert await targets(compared_flow(status=status, headers=headers)) == [None]
+
+
+async def test_a_streamed_answer_is_not_compared():
+    f, response = compared_flow()
+    response.stream = True
+    response.raw_content = None
+    assert await targets((f, response)) == [None]
+
+
+async def test_a_route_is_compared_once_per_front_end_and_a_switch_compares_it_again(caplog):
+    caplog.set_level(logging.INFO)
+    emulation, diagnose = addons()
+    with taddons.context(emulation, diagnose) as tctx:
+        tctx.configure(emulation)
+        emulation.running()
+        diagnose.running()
+
+        def target():
+            f, response = compared_flow()
+            emulation.requestheaders(f)
+            f.response = response
+            return diagnose.comparison_target(f, emulation.state(f))
+
+        assert target() is not None and target() is None
+        tctx.configure(emulation, frontend="heroku")
+        assert "offload: now emulating heroku" in caplog.text
+        assert target() is not None and target() is None
+        assert diagnose.session.frontends == ["azure-windows-legacy", "heroku"]
+
+
+# --- marks and comments stay small ---------------------------------------------------------------------------------
+
+def test_a_flow_with_thousands_of_findings_gets_a_bounded_comment_quickly():
+    import time
+
+    emulation, diagnose = addons()
+    cookies = [("Set-Cookie", f"c{i}=v; Path=/") for i in range(5000)]
+    with taddons.context(emulation, diagnose) as tctx:
+        tctx.configure(emulation, frontend_compare="off")
+        started = time.monotonic()
+        f = run(emulation, diagnose, *flow_with(200, cookies))
+        elapsed = time.monotonic() - started
+    lines = f.comment.split("\n")
+    assert len(lines) == 21 and lines[-1].startswith("(and 4980 more finding(s)")
+    assert elapsed < 2.0, f"{elapsed:.2f}s for 5,000 Set-Cookie lines"
+
+
+# --- option errors and reports --------------------------------------------------------------------------------------
+
+def test_mitmproxys_traceback_for_a_bad_option_becomes_one_line():
+    from offload.addon import OneLineOptionErrors
+
+    try:
+        raise exceptions.OptionsError("frontend_xfp: 'yes' is not valid; allowed values: profile, on, off")
+    except exceptions.OptionsError as e:
+        record = logging.LogRecord("mitmproxy.addons.script", logging.ERROR, __file__, 1, "error in script %s",
+                                   ("x.py",), (type(e), e, e.__traceback__))
+    assert OneLineOptionErrors().filter(record)
+    assert logging.Formatter().format(record) == (
+        "error in script x.py: frontend_xfp: 'yes' is not valid; allowed values: profile, on, off")
+
+
+def test_misspelt_option_names_get_a_suggestion():
+    from offload.addon import unknown_options
+
+    known = ["frontend", "frontend_xfp", "frontend_scheme", "frontend_compare"]
+    assert unknown_options({"frontend_xpf": 1, "fronted_scheme": 1, "frontend_nope": 1, "web_port": 1}, known) == [
+        "unknown option fronted_scheme ignored; did you mean frontend_scheme?",
+        "unknown option frontend_nope ignored; offload's options: frontend, frontend_compare, frontend_scheme, "
+        "frontend_xfp",
+        "unknown option frontend_xpf ignored; did you mean frontend_xfp?",
+    ]
+
+
+def test_a_report_that_cannot_be_written_at_exit_is_exit_status_1(tmp_path):
+    emulation, diagnose = addons()
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    with taddons.context(emulation, diagnose) as tctx:
+        tctx.configure(emulation, frontend_compare="off", frontend_report=str(folder / "r.json"))
+        folder.rmdir()  # removed while the proxy ran
+        with pytest.raises(SystemExit) as exit_:
+            asyncio.run(diagnose.session.done())
+    assert exit_.value.code == 1
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p, "is a directory"),
+    (lambda p: p / "missing" / "r.json", "does not exist"),
+])
+def test_report_destinations_are_checked_at_startup(tmp_path, make, message):
+    emulation, diagnose = addons()
+    with taddons.context(emulation, diagnose) as tctx:
+        with pytest.raises(exceptions.OptionsError, match=f"frontend_junit: .*{message}"):
+            tctx.configure(diagnose, frontend_junit=str(make(tmp_path)))
