@@ -121,6 +121,7 @@ class HostileApp:
         self.hits: collections.Counter[str] = collections.Counter()
         self.references = 0  # requests carrying X-Forwarded-Proto: https (offload's reference requests)
         self.bombs: dict[str, bytes] = {}
+        self.fixed: dict[str, tuple[list[tuple[str, str]], bytes]] = {}  # path -> (headers, body), served as is
         self.server = RawServer(self.handle)
 
     def __enter__(self) -> HostileApp:
@@ -139,7 +140,9 @@ class HostileApp:
         host = headers.get("host", "localhost")
         parts = path.split("?")[0].split("/")
         kind = parts[1] if len(parts) > 1 else ""
-        if kind == "events":  # server-sent events that never end (until MAX_STALL)
+        if path in self.fixed:
+            writer.write(answer(200, *self.fixed[path]))
+        elif kind == "events":  # server-sent events that never end (until MAX_STALL)
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
                          b"Transfer-Encoding: chunked\r\n\r\n")
             await self._dribble(writer, lambda i: b"%x\r\ndata: %d\n\n\r\n" % (len(b"data: %d\n\n" % i), i), 0.5)

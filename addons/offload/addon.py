@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import operator
 import re
 import weakref
 from collections.abc import Callable
@@ -128,6 +129,7 @@ class Offload:
         self.signature: tuple = ()  # what the emulation is: comparisons are remembered per signature
         self.banner_parts: list[Callable[[], str]] = []  # other addons' parts of the startup line
         self.is_running = False
+        self.cookie_cache: dict[tuple, tuple] = {}
 
     def load(self, loader):
         _install_filter()
@@ -236,26 +238,26 @@ class Offload:
         return mode
 
     def incoming(self, flow: http.HTTPFlow) -> fwd.Incoming:
-        ip, port = fwd.client_address(flow.client_conn.peername)
         conn = flow.client_conn
         request = flow.request
-        headers = [(as_text(k), as_text(v)) for k, v in request.headers.fields]
-        if request.is_http2 or request.is_http3:
-            host = self.host or request.host_header
-        else:  # Host as the client sent it (keep_host_header), read from the headers decoded anyway
-            host = self.host or next((v for k, v in headers if k.lower() == "host"), None)
+        peer = conn.peername
+        ip, port = fwd.client_address(peer) if peer[0].startswith("::ffff:") else (peer[0], peer[1])
+        # mitmproxy keeps header bytes; UTF-8 with surrogateescape round-trips any byte unchanged (see as_bytes).
+        headers = [(k.decode("utf-8", "surrogateescape"), v.decode("utf-8", "surrogateescape"))
+                   for k, v in request.headers.fields]
+        host = self.host
         if not host:
-            listen_ip, listen_port = conn.sockname[:2]
-            host = f"[{listen_ip}]:{listen_port}" if ":" in listen_ip else f"{listen_ip}:{listen_port}"
-        tls = fwd.tls_version(conn.tls_version) if conn.tls_established else ""
+            if request.http_version in ("HTTP/2.0", "HTTP/3"):
+                host = request.host_header
+            else:  # Host as the client sent it (keep_host_header)
+                host = next((v for k, v in headers if k.lower() == "host"), None)
+            if not host:
+                listen_ip, listen_port = conn.sockname[:2]
+                host = f"[{listen_ip}]:{listen_port}" if ":" in listen_ip else f"{listen_ip}:{listen_port}"
+        tls = fwd.tls_version(conn.tls_version) if conn.timestamp_tls_setup is not None else ""
         return fwd.Incoming(
-            scheme=self.scheme_of(flow),
-            host=host,
-            path=request.path,
-            headers=headers,
-            client=fwd.Client(ip, port, tls),
-            http_version=VIA_VERSIONS.get(request.http_version, "1.1"),
-            upstream=f"{request.host}:{request.port}",
+            self.scheme_of(flow), host, request.path, headers, fwd.Client(ip, port, tls),
+            VIA_VERSIONS.get(request.http_version, "1.1"), f"{request.host}:{request.port}",
         )
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
@@ -291,8 +293,24 @@ class Offload:
             response.headers.fields = reencode(headers, sent, response.headers.fields)
         if self.affinity and self.profile.cookies:
             cookie = [v for k, v in state.incoming.headers if k.lower() == "cookie"]
-            for line in fwd.front_end_cookies(self.profile, state.incoming, values, fwd.cookie_names(cookie)):
-                response.headers.add("Set-Cookie", line)
+            fields = self.cookie_fields(state.incoming, values, fwd.cookie_names(cookie) if cookie else set())
+            if fields:
+                response.headers.fields += fields
+
+    def cookie_fields(self, incoming: fwd.Incoming, values: dict[str, str], sent: set[str]) -> tuple:
+        """The front end's Set-Cookie fields for this response; rendered once per host where they depend on the
+        host alone (ARRAffinity does), as they are for every response."""
+        names = frozenset(c.name for c in self.profile.cookies if c.name in sent)
+        key = (self.profile.name, incoming.scheme, incoming.host, names)
+        fields = self.cookie_cache.get(key)
+        if fields is None:
+            lines = fwd.front_end_cookies(self.profile, incoming, values, sent)
+            fields = tuple((b"Set-Cookie", as_bytes(line)) for line in lines)
+            if self.profile.cookie_variables <= fwd.HOST_VALUES:
+                if len(self.cookie_cache) >= 256:
+                    self.cookie_cache.clear()
+                self.cookie_cache[key] = fields
+        return fields
 
     def server_connect(self, data) -> None:
         if self.peer:
@@ -335,10 +353,23 @@ def reencode(headers: fwd.Headers, sent: fwd.Headers, fields: tuple) -> tuple:
     """Header fields for mitmproxy: the original bytes for every header passed on unchanged (apply() keeps those
     very tuples), new bytes only for what the front end wrote."""
     n = len(sent)
-    if headers[:n] == sent and all(a is b for a, b in zip(headers, sent)):  # the usual case: headers added at the end
-        return tuple(fields) + tuple((as_bytes(k), as_bytes(v)) for k, v in headers[n:])
+    if len(headers) >= n and all(map(operator.is_, headers, sent)):  # the usual case: headers added at the end
+        return tuple(fields) + tuple((_name_bytes(k), v.encode("utf-8", "surrogateescape")) for k, v in headers[n:])
     originals = {id(pair): field for pair, field in zip(sent, fields)}
     return tuple(originals.get(id(h)) or (as_bytes(h[0]), as_bytes(h[1])) for h in headers)
+
+
+_NAMES: dict[str, bytes] = {}
+
+
+def _name_bytes(name: str) -> bytes:
+    """A header name's bytes; the names a profile writes are few, so they are encoded once."""
+    encoded = _NAMES.get(name)
+    if encoded is None:
+        encoded = name.encode("utf-8", "surrogateescape")
+        if len(_NAMES) < 1024:
+            _NAMES[name] = encoded
+    return encoded
 
 
 def _listen_addresses() -> str:

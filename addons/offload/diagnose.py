@@ -16,7 +16,7 @@ from mitmproxy.proxy.mode_specs import ProxyMode, ReverseMode
 from . import advice, report
 from .addon import FlowState, Offload, as_text, parse_choice
 from .compare import compare, compare_peer
-from .exchange import Exchange, backend_names, decode_body, from_answer, header_values
+from .exchange import READ, Exchange, backend_names, decode_body, from_answer, header_values
 from .findings import Finding, fingerprint, route
 from .passive import inspect
 from .reference import BadAnswer, Target, send, variant
@@ -34,6 +34,7 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 MARKERS = {"error": ":x:", "warning": ":warning:"}
 LEARNING = 50  # clean answers fingerprinted to learn the framework (and give client-ip-port advice) before stopping
 COMMENT_LINES = 20  # finding lines in one flow's comment; the rest are counted (offload.findings lists them all)
+_READ = frozenset(name.encode() for name in READ)
 _MORE = re.compile(r"^\(and (\d+) more finding")
 
 
@@ -117,10 +118,12 @@ class Diagnose:
     # --- building exchanges ---------------------------------------------------------------------------------------
 
     def exchange(self, flow: http.HTTPFlow, state: FlowState, with_request: bool = True) -> Exchange:
-        """The app's answer as the rules see it (the front end's own cookies left out)."""
+        """The app's answer as the rules see it: the headers they read (exchange.READ), the front end's own cookies
+        left out, and the body's text within bounds."""
         incoming = state.incoming
         fields = state.app_headers if state.app_headers is not None else flow.response.headers.fields
-        headers = tuple((as_text(k), as_text(v)) for k, v in fields)
+        headers = tuple((k.decode("utf-8", "surrogateescape"), v.decode("utf-8", "surrogateescape"))
+                        for k, v in fields if k.lower() in _READ)
         body = ""
         raw = flow.response.raw_content
         if incoming.scheme == "https" and raw:
@@ -130,24 +133,25 @@ class Diagnose:
         request_headers = ()
         if with_request:
             request_headers = tuple((as_text(k), as_text(v)) for k, v in flow.request.headers.fields)
-        return Exchange(
-            method=flow.request.method, scheme=incoming.scheme, host=incoming.host, path=incoming.path,
-            status=flow.response.status_code, headers=headers, body=body,
-            backends=backend_names(flow.request.host, flow.request.port), request_headers=request_headers,
-        )
+        return Exchange(flow.request.method, incoming.scheme, incoming.host, incoming.path, flow.response.status_code,
+                        headers, body, backend_names(flow.request.host, flow.request.port), request_headers)
 
     # --- comparisons ----------------------------------------------------------------------------------------------
 
     def comparison_target(self, flow: http.HTTPFlow, state: FlowState) -> Target | None:
         """Where to send this flow's reference request, or None: not this flow, or not now."""
         mode = self.compare_mode
-        response = flow.response
         if mode == "off" or state.incoming.scheme != "https":
             return None
         if mode == "safe" and flow.request.method not in SAFE_METHODS:
             return None
+        key = (self.emulation.signature, flow.request.method, route(state.incoming.path))
+        scheduler = self.session.scheduler
+        if key in scheduler.claimed:  # the usual case once the app's routes have been seen
+            return None
         # Upgrades and streams: nothing to send again (a streamed request), or no end to wait for (a streamed
         # answer, server-sent events, a WebSocket).
+        response = flow.response
         if response.status_code == 101 or flow.websocket is not None or response.raw_content is None \
                 or flow.request.raw_content is None or _event_stream(response):
             return None
@@ -158,8 +162,7 @@ class Diagnose:
             asyncio.get_running_loop()
         except RuntimeError:  # no event loop (offline use): nothing can be sent
             return None
-        key = (self.emulation.signature, flow.request.method, route(state.incoming.path))
-        return target if self.session.scheduler.claim(key) else None
+        return target if scheduler.claim(key) else None
 
     def start_comparison(self, flow: http.HTTPFlow, state: FlowState, actual: Exchange, target: Target) -> None:
         """Send the reference request(s) in the background: the client's response does not wait for them."""

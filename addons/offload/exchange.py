@@ -17,9 +17,9 @@ WIRE_LIMIT = 4 * BODY_LIMIT  # larger bodies on the wire are downloads, not page
 TEXTUAL = re.compile(r"^(text/|application/(json|[\w.+-]*\+json|xhtml\+xml|xml|javascript|ld\+json))", re.I)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Exchange:
-    """What the rules see: never a flow, never a cookie value."""
+    """What the rules see: never a flow, never a cookie value. (Built per flow: not frozen, which costs 4x.)"""
 
     method: str
     scheme: str  # how the request reached the front end: "https" or "http"
@@ -52,18 +52,22 @@ class Exchange:
         return index
 
     def header(self, name: str) -> str | None:
-        values = self._by_name.get(name.lower())
+        """The first value of a header (any case; the rules' own constants are lower case, which is quickest)."""
+        values = self.header_all(name)
         return values[0] if values else None
 
     def header_all(self, name: str) -> list[str]:
-        return self._by_name.get(name.lower(), [])
+        values = self._by_name.get(name)
+        if values is None and not name.islower():
+            values = self._by_name.get(name.lower())
+        return values or []
 
     def request_header(self, name: str) -> str | None:
         return next(iter(header_values(self.request_headers, name)), None)
 
     @cached_property
     def cookies(self) -> list[SetCookie]:
-        return parse_all(self.header_all("Set-Cookie"))
+        return parse_all(self.header_all("set-cookie"))
 
     @property
     def set_names(self) -> set[str]:
@@ -72,7 +76,12 @@ class Exchange:
 
     @property
     def location(self) -> str | None:
-        return self.header("Location") if 300 <= self.status < 400 else None
+        return self.header("location") if 300 <= self.status < 400 else None
+
+
+# The response headers the rules and the framework fingerprints read; the glue decodes only these.
+READ = frozenset({"location", "set-cookie", "content-location", "link", "refresh", "content-type",
+                  "content-encoding", "x-powered-by", "server"})
 
 
 def header_values(headers: tuple[tuple[str, str], ...], name: str) -> list[str]:

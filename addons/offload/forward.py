@@ -8,7 +8,6 @@ import hashlib
 import ipaddress
 import secrets
 import time
-import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -27,7 +26,8 @@ _XFP_OFF = HeaderRule(XFP, None, "any", "strip", "frontend_xfp=off")
 Headers = list[tuple[str, str]]
 
 
-@dataclass(frozen=True)
+# Per-flow values: plain slotted dataclasses (a frozen dataclass costs about four times as much to build).
+@dataclass(slots=True)
 class Client:
     """The client's side of the connection, as the front end saw it."""
 
@@ -40,7 +40,7 @@ class Client:
         return f"[{self.ip}]:{self.port}" if ":" in self.ip else f"{self.ip}:{self.port}"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Incoming:
     """A request as it reached the front end."""
 
@@ -53,7 +53,7 @@ class Incoming:
     upstream: str = ""  # host:port of the app, for front ends that send it as Host (nginx)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Forwarded:
     """The request as the front end hands it to the app, and the values it used (its response reuses them)."""
 
@@ -219,7 +219,7 @@ _VALUES = {
     "http_version": lambda i: i.http_version,
     "affinity": lambda i: affinity_id(host_domain(i.host)),
     # fresh per request
-    "guid": lambda i: str(uuid.uuid4()),
+    "guid": lambda i: guid(),
     "hex16": lambda i: secrets.token_hex(8),
     "hex24": lambda i: secrets.token_hex(12),
     "hex32": lambda i: secrets.token_hex(16),
@@ -228,6 +228,17 @@ _VALUES = {
     "unix_ms": lambda i: str(int(time.time() * 1000)),
     "unix_hex": lambda i: f"{int(time.time()):08x}",
 }
+
+
+def guid() -> str:
+    """A random (version 4) GUID in lower case, as str(uuid.uuid4()) gives, at a third of its cost."""
+    h = secrets.token_bytes(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+# Template values that follow from the public host alone: a cookie drawing only on these is the same for every
+# request to that host (the glue renders it once).
+HOST_VALUES = frozenset({"host", "domain", "site", "affinity", "scheme", "port"})
 
 
 def template_values(incoming: Incoming, needed: frozenset[str] | None = None) -> dict[str, str]:

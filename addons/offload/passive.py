@@ -13,6 +13,7 @@ Passive = Callable[[Exchange], Iterator[Finding]]
 
 # Headers that carry URLs a browser follows or shows (Location is the redirect rules' business).
 URL_HEADERS = ("Content-Location", "Link", "Refresh")
+_URL_KEYS = tuple((name, name.lower()) for name in URL_HEADERS)
 
 
 def same_host(a: str, b: str) -> bool:
@@ -92,8 +93,8 @@ def _absolute_urls(host: str) -> re.Pattern:
 def insecure_absolute_url(ex: Exchange) -> Iterator[Finding]:
     """http:// links to the public host in headers or a textual body: mixed content, or a way off HTTPS."""
     pattern = _absolute_urls(ex.host)
-    for name in URL_HEADERS:
-        for value in ex.header_all(name):
+    for name, key in _URL_KEYS:
+        for value in ex.header_all(key):
             if pattern.search(value):
                 yield _finding(ex, "insecure-absolute-url", f"{name} header",
                                f"{ex.method} {route(ex.path)} sends an http:// URL to its own host in {name} on an "
@@ -120,8 +121,8 @@ def backend_host_leak(ex: Exchange) -> Iterator[Finding]:
     pattern = _backend_urls(ex.backends, ex.host)
     if pattern is None:
         return
-    for name in ("Location",) + URL_HEADERS:
-        for value in ex.header_all(name):
+    for name, key in (("Location", "location"),) + _URL_KEYS:
+        for value in ex.header_all(key):
             if m := pattern.search(value):
                 yield _finding(ex, "backend-host-leak", f"{name} header",
                                f"{ex.method} {route(ex.path)} puts the app's internal address {m.group(1)} in "

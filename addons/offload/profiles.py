@@ -156,6 +156,11 @@ class Profile:
         return needed_values(self.request + self.response) | frozenset().union(
             *(c.value.names | c.attributes.names for c in self.cookies))
 
+    @cached_property
+    def cookie_variables(self) -> frozenset[str]:
+        """Template values the front end's own cookies draw on."""
+        return frozenset().union(*(c.value.names | c.attributes.names for c in self.cookies))
+
     @property
     def xff_has_port(self) -> bool:
         """X-Forwarded-For entries written as ip:port (Azure App Service, App Gateway)."""

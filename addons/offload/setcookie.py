@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SetCookie:
     """The name and attributes of a cookie; the value is never kept (it may be a secret)."""
 
