@@ -271,11 +271,19 @@ class Offload:
                 self.profile.https_redirect, b"", {"Location": f"https://{incoming.host}{incoming.path}"}
             )
             return
-        forwarded = fwd.forward(self.profile, incoming, self.rules, self.needed)
-        self.flows[flow] = FlowState(incoming, forwarded.values)
-        flow.request.headers.fields = reencode(forwarded.headers, incoming.headers, flow.request.headers.fields)
-        if forwarded.host != incoming.host or self.host:
-            flow.request.host_header = forwarded.host
+        writes = None if self.profile.drop_empty else fwd.appended(self.rules, incoming.scheme, incoming.headers)
+        if writes is not None:  # the usual case: the front end's headers are appended, written straight as bytes
+            values = fwd.template_values(incoming, self.needed)
+            flow.request.headers.fields += tuple(
+                (_name_bytes(r.name), r.value.render(values).encode("utf-8", "surrogateescape")) for r in writes)
+            host = fwd.forwarded_host(self.profile, incoming)
+        else:
+            forwarded = fwd.forward(self.profile, incoming, self.rules, self.needed)
+            values, host = forwarded.values, forwarded.host
+            flow.request.headers.fields = reencode(forwarded.headers, incoming.headers, flow.request.headers.fields)
+        self.flows[flow] = FlowState(incoming, values)
+        if host != incoming.host or self.host:
+            flow.request.host_header = host
 
     def state(self, flow: http.HTTPFlow) -> FlowState | None:
         return self.flows.get(flow)

@@ -103,8 +103,12 @@ def forward(profile: Profile, incoming: Incoming, rules: tuple[HeaderRule, ...] 
     headers = apply(profile.request if rules is None else rules, incoming.headers, incoming.scheme, values)
     if profile.drop_empty:
         headers = [(k, v) for k, v in headers if v.strip()]
-    host = incoming.upstream if profile.host == "upstream" and incoming.upstream else incoming.host
-    return Forwarded(host, headers, values)
+    return Forwarded(forwarded_host(profile, incoming), headers, values)
+
+
+def forwarded_host(profile: Profile, incoming: Incoming) -> str:
+    """The Host the app receives: the client's, or the upstream's address for front ends that send that (nginx)."""
+    return incoming.upstream if profile.host == "upstream" and incoming.upstream else incoming.host
 
 
 def apply(rules: tuple[HeaderRule, ...], sent: Headers, scheme: str, values: dict[str, str]) -> Headers:
@@ -114,13 +118,24 @@ def apply(rules: tuple[HeaderRule, ...], sent: Headers, scheme: str, values: dic
     in rule order, which is the order real front ends were observed to write them in. A header that a "keep"
     rule leaves alone stays where it was.
     """
-    keys = [name.lower() for name, _ in sent]
+    writes = appended(rules, scheme, sent)
+    if writes is not None:  # the usual case: same result as the general path, less work
+        return sent + [(r.name, r.value.render(values)) for r in writes]
+    return _apply(rules, sent, [name.lower() for name, _ in sent], scheme, values)
+
+
+def appended(rules: tuple[HeaderRule, ...], scheme: str, sent: Headers) -> tuple[HeaderRule, ...] | None:
+    """When the client sent none of the headers the rules handle (the usual case), the front end only appends: the
+    rules whose headers are appended, in order. None when the general path is needed."""
     plan = _plan(rules, scheme)
-    if plan.simple and plan.names.isdisjoint(keys) and not any(
-            fnmatch.fnmatchcase(k, p) for p in plan.wildcards for k in keys):
-        # The usual case: the client sent none of the headers the front end handles. Same result, less work.
-        return sent + [(r.name, r.value.render(values)) for r in plan.writes]
-    return _apply(rules, sent, keys, scheme, values)
+    if not plan.simple:
+        return None
+    names = plan.names
+    for name, _ in sent:
+        key = name.lower()
+        if key in names or (plan.wildcards and any(fnmatch.fnmatchcase(key, p) for p in plan.wildcards)):
+            return None
+    return plan.writes
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ Passive = Callable[[Exchange], Iterator[Finding]]
 # Headers that carry URLs a browser follows or shows (Location is the redirect rules' business).
 URL_HEADERS = ("Content-Location", "Link", "Refresh")
 _URL_KEYS = tuple((name, name.lower()) for name in URL_HEADERS)
+_LOCATION_KEYS = (("Location", "location"),) + _URL_KEYS
 
 
 def same_host(a: str, b: str) -> bool:
@@ -90,17 +91,26 @@ def _absolute_urls(host: str) -> re.Pattern:
     return re.compile(r"http:(?://|\\/\\/)" + re.escape(host) + r"(?![\w.-])", re.I)
 
 
+def _url_headers(ex: Exchange, keys) -> list[tuple[str, str]]:
+    """(name, value) of the headers among `keys` that the response has; usually none."""
+    found = ex._by_name
+    return [(name, value) for name, key in keys if key in found for value in found[key]]
+
+
 def insecure_absolute_url(ex: Exchange) -> Iterator[Finding]:
     """http:// links to the public host in headers or a textual body: mixed content, or a way off HTTPS."""
+    headers = _url_headers(ex, _URL_KEYS)
+    body = ex.body
+    if not headers and "http:" not in body and "HTTP:" not in body:  # cheap test first: most pages hold none
+        return
     pattern = _absolute_urls(ex.host)
-    for name, key in _URL_KEYS:
-        for value in ex.header_all(key):
-            if pattern.search(value):
-                yield _finding(ex, "insecure-absolute-url", f"{name} header",
-                               f"{ex.method} {route(ex.path)} sends an http:// URL to its own host in {name} on an "
-                               "HTTPS response.", f"{name}: {redact_url(value.split(';')[0].strip('<> '))}")
-    if "http:" in ex.body or "HTTP:" in ex.body:  # cheap test first: most pages hold no http: URL at all
-        m = pattern.search(ex.body)
+    for name, value in headers:
+        if pattern.search(value):
+            yield _finding(ex, "insecure-absolute-url", f"{name} header",
+                           f"{ex.method} {route(ex.path)} sends an http:// URL to its own host in {name} on an "
+                           "HTTPS response.", f"{name}: {redact_url(value.split(';')[0].strip('<> '))}")
+    if "http:" in body or "HTTP:" in body:
+        m = pattern.search(body)
         if m:
             yield _finding(ex, "insecure-absolute-url", "body",
                            f"{ex.method} {route(ex.path)} links to http://{ex.host} in its body on an HTTPS "
@@ -118,18 +128,27 @@ def _backend_urls(backends: tuple[str, ...], host: str) -> re.Pattern | None:
 
 def backend_host_leak(ex: Exchange) -> Iterator[Finding]:
     """URLs with the app's own address (localhost:3000) that only work on the developer's machine."""
+    headers = _url_headers(ex, _LOCATION_KEYS)
+    body = ex.body
+    in_body = False
+    if body:
+        for name in ex.backends:  # cheap test first
+            if name in body:
+                in_body = True
+                break
+    if not headers and not in_body:
+        return
     pattern = _backend_urls(ex.backends, ex.host)
     if pattern is None:
         return
-    for name, key in (("Location", "location"),) + _URL_KEYS:
-        for value in ex.header_all(key):
-            if m := pattern.search(value):
-                yield _finding(ex, "backend-host-leak", f"{name} header",
-                               f"{ex.method} {route(ex.path)} puts the app's internal address {m.group(1)} in "
-                               f"{name}; behind the front end users must see {ex.host}.",
-                               f"{name}: {redact_url(value.split(';')[0].strip('<> '))}")
-    if ex.body and any(name in ex.body for name in ex.backends):  # cheap test first
-        m = pattern.search(ex.body)
+    for name, value in headers:
+        if m := pattern.search(value):
+            yield _finding(ex, "backend-host-leak", f"{name} header",
+                           f"{ex.method} {route(ex.path)} puts the app's internal address {m.group(1)} in "
+                           f"{name}; behind the front end users must see {ex.host}.",
+                           f"{name}: {redact_url(value.split(';')[0].strip('<> '))}")
+    if in_body:
+        m = pattern.search(body)
         if m:
             yield _finding(ex, "backend-host-leak", "body",
                            f"{ex.method} {route(ex.path)} links to the app's internal address {m.group(1)} in its "

@@ -81,6 +81,38 @@ def test_the_fast_path_gives_exactly_what_the_general_one_gives(name, xfp, sent,
     assert apply(rules, [], scheme, values) == _apply(rules, [], [], scheme, values)
 
 
+FRESH = {"guid", "hex16", "hex24", "hex32", "uint64", "b64", "unix_ms", "unix_hex"}  # new per request
+
+
+@SETTINGS
+@given(st.sampled_from(profile_names()), st.sampled_from(["profile", "on", "off"]), headers,
+       st.sampled_from(["https", "http"]))
+def test_the_addon_sends_exactly_what_forward_gives(name, xfp, sent, scheme):
+    """The glue's own fast path (headers appended straight as bytes) against the pure forward()."""
+    asyncio.run(_addon_sends_what_forward_gives(name, xfp, sent, scheme))
+
+
+async def _addon_sends_what_forward_gives(name, xfp, sent, scheme):
+    emulation = Offload()
+    with taddons.context(emulation) as tctx:
+        tctx.configure(emulation, frontend=name, frontend_xfp=xfp, frontend_scheme=scheme)
+        sent = [("Host", "myapp.example")] + [h for h in sent if h[0].lower() != "host"]
+        f = tflow.tflow(req=tutils.treq(headers=http.Headers([(k.encode(), v.encode("utf-8", "surrogateescape"))
+                                                              for k, v in sent])))
+        f.client_conn.peername = ("203.0.113.7", 50123)
+        incoming = emulation.incoming(f)
+        emulation.requestheaders(f)
+        if f.response is not None:  # the front end's own redirect: the app sees nothing
+            return
+        out = forward(emulation.profile, incoming, emulation.rules, emulation.needed)
+        expected = [(k, out.host if k.lower() == "host" else v) for k, v in out.headers]  # nginx: the upstream's
+        got = [(as_text(k), as_text(v)) for k, v in f.request.headers.fields]
+        fresh = {r.key for r in emulation.rules if r.value is not None and r.value.names & FRESH}
+        assert [k for k, _ in got] == [k for k, _ in expected]
+        assert [(k, v) for k, v in got if k.lower() not in fresh] == \
+            [(k, v) for k, v in expected if k.lower() not in fresh]
+
+
 def exchanges():
     return st.builds(
         Exchange,
