@@ -199,7 +199,8 @@ def main() -> int:
         plain, floor = report["plain"], report[BASE]
         # Ratios per round (each setup against the floor measured in the same round), then their median: the
         # machine's speed drifts between rounds more than the setups differ.
-        paired = {s.name: [run["cpu_ms"] / base["cpu_ms"] for run, base in zip(s.runs, all_setups[1].runs)]
+        floor_runs = next(s for s in all_setups if s.name == BASE).runs
+        paired = {s.name: [run["cpu_ms"] / base["cpu_ms"] for run, base in zip(s.runs, floor_runs)]
                   for s in all_setups}
         print(f"{'setup':<11}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}{'vs plain':>10}{'vs floor':>10}"
               "  (rounds' range)  target")

@@ -16,7 +16,7 @@ from mitmproxy.proxy.mode_specs import ProxyMode, ReverseMode
 from . import advice, report
 from .addon import FlowState, Offload, as_text, parse_choice
 from .compare import compare, compare_peer
-from .exchange import READ, Exchange, backend_names, decode_body, from_answer, header_values
+from .exchange import READ, Exchange, backend_names, decode_body, from_answer, header_values, may_link
 from .findings import Finding, fingerprint, route
 from .passive import inspect
 from .reference import BadAnswer, Target, send, variant
@@ -107,7 +107,7 @@ class Diagnose:
         self.session.findings.flows += 1
         target = self.comparison_target(flow, state)
         learning = self.learning > 0
-        actual = self.exchange(flow, state, with_request=target is not None or learning)
+        actual = self.exchange(flow, state, full=target is not None or learning)
         findings = inspect(actual)
         if findings or learning:  # a clean answer is fingerprinted only while offload still learns the app
             self.learning -= not findings
@@ -117,24 +117,31 @@ class Diagnose:
 
     # --- building exchanges ---------------------------------------------------------------------------------------
 
-    def exchange(self, flow: http.HTTPFlow, state: FlowState, with_request: bool = True) -> Exchange:
+    def exchange(self, flow: http.HTTPFlow, state: FlowState, full: bool = True) -> Exchange:
         """The app's answer as the rules see it: the headers they read (exchange.READ), the front end's own cookies
-        left out, and the body's text within bounds."""
+        left out, and the body's text within bounds.
+
+        Not `full` (no comparison, not learning the framework), the body is decoded only where a rule could find
+        something in it: a URL (told from its bytes), or an error text on a failure.
+        """
         incoming = state.incoming
-        fields = state.app_headers if state.app_headers is not None else flow.response.headers.fields
+        response = flow.response
+        fields = state.app_headers if state.app_headers is not None else response.headers.fields
         headers = tuple((k.decode("utf-8", "surrogateescape"), v.decode("utf-8", "surrogateescape"))
                         for k, v in fields if k.lower() in _READ)
+        backends = backend_names(flow.request.host, flow.request.port)
         body = ""
-        raw = flow.response.raw_content
+        raw = response.raw_content
         if incoming.scheme == "https" and raw:
             content_type = next(iter(header_values(headers, "content-type")), None)
             encoding = ", ".join(header_values(headers, "content-encoding")) or None
-            body = decode_body(raw, content_type, encoding)
+            if full or encoding or response.status_code >= 400 or may_link(raw, content_type, backends):
+                body = decode_body(raw, content_type, encoding)
         request_headers = ()
-        if with_request:
+        if full:
             request_headers = tuple((as_text(k), as_text(v)) for k, v in flow.request.headers.fields)
-        return Exchange(flow.request.method, incoming.scheme, incoming.host, incoming.path, flow.response.status_code,
-                        headers, body, backend_names(flow.request.host, flow.request.port), request_headers)
+        return Exchange(flow.request.method, incoming.scheme, incoming.host, incoming.path, response.status_code,
+                        headers, body, backends, request_headers)
 
     # --- comparisons ----------------------------------------------------------------------------------------------
 

@@ -101,6 +101,23 @@ def decode_body(raw: bytes | None, content_type: str | None, content_encoding: s
     return bodies.text(data, content_type) if data else ""
 
 
+# Charsets that do not write ASCII text as ASCII bytes: their bodies are always decoded to be searched.
+_WIDE = ("utf-16", "utf-32", "iso2022")
+
+
+def may_link(raw: bytes, content_type: str | None, backends: tuple[str, ...]) -> bool:
+    """Whether a body may hold what the URL rules look for ('http:' or one of the app's own addresses), told from
+    its bytes without decoding; always True for a charset that does not write ASCII as ASCII."""
+    if b"http:" in raw or b"HTTP:" in raw or any(name in raw for name in _as_bytes(backends)):
+        return True
+    return bodies.charset_of(content_type).startswith(_WIDE)
+
+
+@lru_cache(maxsize=64)
+def _as_bytes(names: tuple[str, ...]) -> tuple[bytes, ...]:
+    return tuple(name.encode("utf-8", "surrogateescape") for name in names)
+
+
 def same_origin_url(url: str, scheme: str, host: str) -> tuple[str, str, str] | None:
     """(scheme, host, path) of an absolute or relative URL resolved against scheme://host; None if unparsable."""
     try:

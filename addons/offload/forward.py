@@ -256,14 +256,31 @@ def guid() -> str:
 HOST_VALUES = frozenset({"host", "domain", "site", "affinity", "scheme", "port"})
 
 
+# Of those, the ones made from the host name alone: made once per host (a request costs a dictionary copy).
+_BY_HOST = ("domain", "site", "affinity")
+
+
 def template_values(incoming: Incoming, needed: frozenset[str] | None = None) -> dict[str, str]:
     """The values profile templates draw on; `needed` limits the work to what the profile uses."""
-    return {name: make(incoming) for name, make in _makers(needed)}
+    makers, by_host = _makers(needed)
+    values = {name: make(incoming) for name, make in makers}
+    if by_host:
+        host = incoming.host
+        values.update(_host_values(host, by_host) if len(host) <= 255 else _host_values.__wrapped__(host, by_host))
+    return values
 
 
 @lru_cache(maxsize=64)
-def _makers(needed: frozenset[str] | None) -> tuple:
-    return tuple((name, make) for name, make in _VALUES.items() if needed is None or name in needed)
+def _makers(needed: frozenset[str] | None) -> tuple[tuple, tuple[str, ...]]:
+    chosen = [name for name in _VALUES if needed is None or name in needed]
+    return (tuple((name, _VALUES[name]) for name in chosen if name not in _BY_HOST),
+            tuple(name for name in chosen if name in _BY_HOST))
+
+
+@lru_cache(maxsize=256)
+def _host_values(host: str, names: tuple[str, ...]) -> dict[str, str]:
+    probe = Incoming("https", host, "/", [], Client("", 0))
+    return {name: _VALUES[name](probe) for name in names}
 
 
 @lru_cache(maxsize=256)
