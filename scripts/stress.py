@@ -48,7 +48,8 @@ def rss_mb(pid: int) -> float:
 
 def heavy_responses(app: HostileApp) -> list[str]:
     """Register the heavy answers (each at most 2 MiB on the wire) and return their paths."""
-    page = ("<p>ünïcödé <a href='http://myapp.example/x'>link</a> " + "x" * 60 + "</p>\n").encode() * (2 * MIB // 90)
+    line = ("<p>ünïcödé <a href='http://myapp.example/x'>link</a> " + "x" * 60 + "</p>\n").encode()
+    page = line * (2 * MIB // len(line))
     cases = {
         "/heavy/html-2mib": ([("Content-Type", "text/html; charset=utf-8")], page),
         "/heavy/gzip-2mib-page": ([("Content-Type", "text/html"), ("Content-Encoding", "gzip")], gzip.compress(page)),
@@ -81,7 +82,8 @@ def latency(app: HostileApp, confdir: str, repeat: int) -> float:
             addon = statistics.median(get(port, path) for _ in range(repeat))
             added = (addon - plain) * 1000
             worst = max(worst, added)
-            wire = len(app.fixed[path][1])
+            headers, body = app.fixed[path]
+            wire = len(body) + sum(len(k) + len(v) + 4 for k, v in headers)
             print(f"   {path:<28} {wire / 1024:8.0f} KiB on the wire: plain {plain * 1000:7.1f} ms, "
                   f"addon {addon * 1000:7.1f} ms, added {added:+7.1f} ms", flush=True)
         print(f"   mitmdump with the addon: RSS {rss_mb(proxy.proc.pid):.0f} MB after all of them")

@@ -16,7 +16,7 @@ from mitmproxy.proxy.mode_specs import ProxyMode, ReverseMode
 from . import advice, report
 from .addon import FlowState, Offload, as_text, parse_choice
 from .compare import compare, compare_peer
-from .exchange import READ, Exchange, backend_names, decode_body, from_answer, header_values, may_link
+from .exchange import MAX_COOKIES, READ, Exchange, backend_names, decode_body, from_answer, header_values, may_link
 from .findings import Finding, fingerprint, route
 from .passive import inspect
 from .reference import BadAnswer, Target, send, variant
@@ -127,8 +127,7 @@ class Diagnose:
         incoming = state.incoming
         response = flow.response
         fields = state.app_headers if state.app_headers is not None else response.headers.fields
-        headers = tuple((k.decode("utf-8", "surrogateescape"), v.decode("utf-8", "surrogateescape"))
-                        for k, v in fields if k.lower() in _READ)
+        headers = _read_headers(fields)
         backends = backend_names(flow.request.host, flow.request.port)
         body = ""
         raw = response.raw_content
@@ -278,6 +277,21 @@ def upstream(flow: http.HTTPFlow) -> Target | None:
         except ValueError:
             return None
     return Target(host, port, mode.scheme == "https", address)
+
+
+def _read_headers(fields) -> tuple[tuple[str, str], ...]:
+    """The headers the rules read, decoded; Set-Cookie lines past MAX_COOKIES are left out (no rule judges them)."""
+    out = []
+    cookies = 0
+    for k, v in fields:
+        key = k.lower()
+        if key in _READ:
+            if key == b"set-cookie":
+                cookies += 1
+                if cookies > MAX_COOKIES:
+                    continue
+            out.append((k.decode("utf-8", "surrogateescape"), v.decode("utf-8", "surrogateescape")))
+    return tuple(out)
 
 
 def _event_stream(response: http.Response) -> bool:

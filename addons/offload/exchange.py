@@ -14,6 +14,9 @@ from .setcookie import SetCookie, parse_all
 # Bodies the rules read: textual and bounded, so a large download costs nothing.
 BODY_LIMIT = bodies.LIMIT
 WIRE_LIMIT = 4 * BODY_LIMIT  # larger bodies on the wire are downloads, not pages: not read at all
+# Set-Cookie lines judged per response. Browsers keep about 180 cookies per domain (Chromium: 180, Firefox: 180),
+# so lines past a few hundred in one answer are not cookies any browser keeps; judging them would only cost time.
+MAX_COOKIES = 256
 TEXTUAL = re.compile(r"^(text/|application/(json|[\w.+-]*\+json|xhtml\+xml|xml|javascript|ld\+json))", re.I)
 
 
@@ -67,7 +70,7 @@ class Exchange:
 
     @cached_property
     def cookies(self) -> list[SetCookie]:
-        return parse_all(self.header_all("set-cookie"))
+        return parse_all(self.header_all("set-cookie")[:MAX_COOKIES])
 
     @property
     def set_names(self) -> set[str]:

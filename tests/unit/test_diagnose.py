@@ -224,7 +224,8 @@ def test_a_flow_with_thousands_of_findings_gets_a_bounded_comment_quickly():
         f = run(emulation, diagnose, *flow_with(200, cookies))
         elapsed = time.monotonic() - started
     lines = f.comment.split("\n")
-    assert len(lines) == 21 and lines[-1].startswith("(and 4980 more finding(s)")
+    # 256 lines judged (browsers keep about 180 cookies per domain): 20 shown, 236 counted
+    assert len(lines) == 21 and lines[-1].startswith("(and 236 more finding(s)")
     assert elapsed < 2.0, f"{elapsed:.2f}s for 5,000 Set-Cookie lines"
 
 
