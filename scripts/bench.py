@@ -196,7 +196,7 @@ def main() -> int:
         report = {s.name: {k: statistics.median(run[k] for run in s.runs)
                            for k in ("rps", "p50", "p99", "cpu_ms")} | {"errors": sum(r["errors"] for r in s.runs)}
                   for s in all_setups}
-        plain, floor = report["plain"], report[BASE]
+        plain = report["plain"]
         # Ratios per round (each setup against the floor measured in the same round), then their median: the
         # machine's speed drifts between rounds more than the setups differ.
         floor_runs = next(s for s in all_setups if s.name == BASE).runs

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import gzip
 import threading
 import time
 import zlib

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -366,7 +365,7 @@ def test_a_bad_option_value_is_one_line(app, confdir):
     assert len(bad.output.strip().splitlines()) <= 4, bad.output
 
 
-# --- 11. the demo's port race ------------------------------------------------------------------------------------------
+# --- 11. the demo's port race ------------------------------------------------------------------------------------
 
 def test_the_demo_retries_when_its_port_is_taken_between_the_check_and_the_bind():
     from harness import ROOT

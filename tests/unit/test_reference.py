@@ -34,7 +34,8 @@ async def test_a_plain_answer_with_content_length():
 
 
 async def test_a_chunked_answer_and_one_read_to_the_close():
-    chunked = await answer_to(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n")
+    chunked = await answer_to(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              b"5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n")
     assert chunked.body == b"hello world"
     closed = await answer_to(b"HTTP/1.0 200 OK\r\n\r\nuntil the end")
     assert closed.body == b"until the end"
