@@ -274,8 +274,7 @@ class Offload:
         writes = None if self.profile.drop_empty else fwd.appended(self.rules, incoming.scheme, incoming.headers)
         if writes is not None:  # the usual case: the front end's headers are appended, written straight as bytes
             values = fwd.template_values(incoming, self.needed)
-            flow.request.headers.fields += tuple(
-                (_name_bytes(r.name), r.value.render(values).encode("utf-8", "surrogateescape")) for r in writes)
+            flow.request.headers.fields += tuple(r.field(values) for r in writes)
             host = fwd.forwarded_host(self.profile, incoming)
         else:
             forwarded = fwd.forward(self.profile, incoming, self.rules, self.needed)

@@ -6,8 +6,9 @@ import re
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 
-from .exchange import Exchange, same_origin_url
+from .exchange import MAX_COOKIES, Exchange, same_origin_url
 from .findings import Finding, redact_url, route
+from .setcookie import SetCookie
 
 Passive = Callable[[Exchange], Iterator[Finding]]
 
@@ -51,38 +52,68 @@ def insecure_redirect(ex: Exchange) -> Iterator[Finding]:
                        f"{ex.status} Location: {redact_url(ex.location)}")
 
 
-def samesite_none_without_secure(ex: Exchange) -> Iterator[Finding]:
-    for c in ex.cookies:
-        if c.samesite == "none" and not c.secure and not c.deleted:
-            yield _finding(ex, "samesite-none-without-secure", c.name,
-                           f"cookie {c.name} is set with SameSite=None but without Secure: browsers reject it.",
-                           f"Set-Cookie: {c.name}=<value>; SameSite=None (no Secure)")
+# The cookie rules judge one Set-Cookie line each: (rule, subject, message, evidence), no request in it.
+Verdict = tuple[str, str, str, str]
 
 
-def cookie_prefix_violation(ex: Exchange) -> Iterator[Finding]:
-    for c in ex.cookies:
-        lower = c.name.lower()
-        problems = []
-        if lower.startswith(("__secure-", "__host-")) and not c.secure:
-            problems.append("no Secure")
-        if lower.startswith("__host-"):
-            if c.attributes.get("path") != "/":
-                problems.append("Path is not /")
-            if "domain" in c.attributes:
-                problems.append("has a Domain")
-        if problems:
-            yield _finding(ex, "cookie-prefix-violation", c.name,
-                           f"cookie {c.name} breaks its prefix's rules ({', '.join(problems)}): browsers reject it.",
-                           f"Set-Cookie: {c.name}=<value>; {', '.join(problems)}")
+def samesite_none_without_secure(c: SetCookie) -> Iterator[Verdict]:
+    if c.samesite == "none" and not c.secure and not c.deleted:
+        yield ("samesite-none-without-secure", c.name,
+               f"cookie {c.name} is set with SameSite=None but without Secure: browsers reject it.",
+               f"Set-Cookie: {c.name}=<value>; SameSite=None (no Secure)")
 
 
-def cookie_not_secure(ex: Exchange) -> Iterator[Finding]:
-    for c in ex.cookies:
-        if not c.secure and not c.deleted and c.samesite != "none" and not c.name.lower().startswith(
-                ("__secure-", "__host-")):  # those two are already errors above
-            yield _finding(ex, "cookie-not-secure", c.name,
-                           f"cookie {c.name} is set on an HTTPS request without Secure: browsers would also send "
-                           "it over plain HTTP.", f"Set-Cookie: {c.name}=<value> (no Secure)")
+def cookie_prefix_violation(c: SetCookie) -> Iterator[Verdict]:
+    lower = c.name.lower()
+    problems = []
+    if lower.startswith(("__secure-", "__host-")) and not c.secure:
+        problems.append("no Secure")
+    if lower.startswith("__host-"):
+        if c.attributes.get("path") != "/":
+            problems.append("Path is not /")
+        if "domain" in c.attributes:
+            problems.append("has a Domain")
+    if problems:
+        yield ("cookie-prefix-violation", c.name,
+               f"cookie {c.name} breaks its prefix's rules ({', '.join(problems)}): browsers reject it.",
+               f"Set-Cookie: {c.name}=<value>; {', '.join(problems)}")
+
+
+def cookie_not_secure(c: SetCookie) -> Iterator[Verdict]:
+    if not c.secure and not c.deleted and c.samesite != "none" and not c.name.lower().startswith(
+            ("__secure-", "__host-")):  # those two are already errors above
+        yield ("cookie-not-secure", c.name,
+               f"cookie {c.name} is set on an HTTPS request without Secure: browsers would also send it over plain "
+               "HTTP.", f"Set-Cookie: {c.name}=<value> (no Secure)")
+
+
+COOKIE_RULES = (samesite_none_without_secure, cookie_prefix_violation, cookie_not_secure)
+
+
+def cookie_rules(ex: Exchange) -> Iterator[Finding]:
+    """The cookie rules on each Set-Cookie line the answer has (at most MAX_COOKIES)."""
+    for line in ex.header_all("set-cookie")[:MAX_COOKIES]:
+        for rule, subject, message, evidence in judge_cookie(line):
+            yield _finding(ex, rule, subject, message, evidence)
+
+
+def judge_cookie(line: str) -> tuple[Verdict, ...]:
+    """What the cookie rules say of one Set-Cookie line. Apps send the same lines again and again (a preference, a
+    session cookie until it changes), so verdicts are cached by line, except for long lines and those whose meaning
+    depends on the clock (an Expires date)."""
+    if len(line) > 512 or "expires" in line.lower():
+        return _judge(line)
+    return _judge_cached(line)
+
+
+def _judge(line: str) -> tuple[Verdict, ...]:
+    cookie = SetCookie.parse(line)
+    if cookie is None:
+        return ()
+    return tuple(v for rule in COOKIE_RULES for v in rule(cookie))
+
+
+_judge_cached = lru_cache(maxsize=1024)(_judge)
 
 
 @lru_cache(maxsize=64)
@@ -162,8 +193,7 @@ def _snippet(text: str, at: int) -> str:
 
 
 PASSIVE: tuple[Passive, ...] = (
-    https_redirect_loop, insecure_redirect, samesite_none_without_secure, cookie_prefix_violation,
-    cookie_not_secure, insecure_absolute_url, backend_host_leak,
+    https_redirect_loop, insecure_redirect, cookie_rules, insecure_absolute_url, backend_host_leak,
 )
 
 

@@ -113,10 +113,24 @@ class HeaderRule:
     copy_from: str = ""  # the value is the client's own copy of this header; no copy, no header
     key: str = field(init=False, repr=False, compare=False)  # the lower-case name
     wildcard: bool = field(init=False, repr=False, compare=False)  # a strip rule over a family of names
+    # The header as mitmproxy stores it: the name's bytes, and the value's when it is a constant.
+    name_bytes: bytes = field(init=False, repr=False, compare=False)
+    value_bytes: bytes | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "key", self.name.lower())
         object.__setattr__(self, "wildcard", "*" in self.name)
+        object.__setattr__(self, "name_bytes", self.name.encode("utf-8", "surrogateescape"))
+        constant = self.value is not None and not self.value.parts
+        object.__setattr__(self, "value_bytes",
+                           self.value.text.encode("utf-8", "surrogateescape") if constant else None)
+
+    def field(self, values: dict[str, str]) -> tuple[bytes, bytes]:
+        """The header this rule writes, as bytes (the name and value mitmproxy keeps)."""
+        value = self.value_bytes
+        if value is None:
+            value = self.value.render(values).encode("utf-8", "surrogateescape")
+        return self.name_bytes, value
 
     def applies(self, scheme: str) -> bool:
         return self.when == "any" or self.when == scheme
