@@ -13,6 +13,7 @@ import io
 import re
 import zlib
 from encodings.aliases import aliases
+from functools import lru_cache
 
 LIMIT = 512 * 1024  # bytes of decoded output the rules read
 
@@ -52,7 +53,14 @@ _CHARSET = re.compile(r"charset\s*=\s*\"?([^\s;\"]{1,40})", re.I)
 
 def charset_of(content_type: str | None) -> str:
     """The codec to read a body with: its declared charset if that is a real text charset, else UTF-8."""
-    m = _CHARSET.search(content_type or "")
+    if not content_type:
+        return "utf-8"
+    return _charset_of(content_type) if len(content_type) <= 200 else _charset_of.__wrapped__(content_type)
+
+
+@lru_cache(maxsize=128)  # an app sends a handful of content types
+def _charset_of(content_type: str) -> str:
+    m = _CHARSET.search(content_type)
     return _CHARSETS.get(_key(m.group(1)), "utf-8") if m else "utf-8"
 
 
