@@ -245,9 +245,10 @@ class Offload:
         # mitmproxy keeps header bytes; UTF-8 with surrogateescape round-trips any byte unchanged (see as_bytes).
         headers = [(k.decode("utf-8", "surrogateescape"), v.decode("utf-8", "surrogateescape"))
                    for k, v in request.headers.fields]
+        version = request.http_version  # a property that decodes bytes: read once
         host = self.host
         if not host:
-            if request.http_version in ("HTTP/2.0", "HTTP/3"):
+            if version in ("HTTP/2.0", "HTTP/3"):
                 host = request.host_header
             else:  # Host as the client sent it (keep_host_header)
                 host = next((v for k, v in headers if k.lower() == "host"), None)
@@ -257,7 +258,7 @@ class Offload:
         tls = fwd.tls_version(conn.tls_version) if conn.timestamp_tls_setup is not None else ""
         return fwd.Incoming(
             self.scheme_of(flow), host, request.path, headers, fwd.Client(ip, port, tls),
-            VIA_VERSIONS.get(request.http_version, "1.1"), f"{request.host}:{request.port}",
+            VIA_VERSIONS.get(version, "1.1"), f"{request.host}:{request.port}",
         )
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:

@@ -149,9 +149,10 @@ class Diagnose:
         mode = self.compare_mode
         if mode == "off" or state.incoming.scheme != "https":
             return None
-        if mode == "safe" and flow.request.method not in SAFE_METHODS:
+        method = flow.request.method  # a property that decodes bytes: read once
+        if mode == "safe" and method not in SAFE_METHODS:
             return None
-        key = (self.emulation.signature, flow.request.method, route(state.incoming.path))
+        key = (self.emulation.signature, method, route(state.incoming.path))
         scheduler = self.session.scheduler
         if key in scheduler.claimed:  # the usual case once the app's routes have been seen
             return None
