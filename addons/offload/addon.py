@@ -362,22 +362,9 @@ def reencode(headers: fwd.Headers, sent: fwd.Headers, fields: tuple) -> tuple:
     very tuples), new bytes only for what the front end wrote."""
     n = len(sent)
     if len(headers) >= n and all(map(operator.is_, headers, sent)):  # the usual case: headers added at the end
-        return tuple(fields) + tuple((_name_bytes(k), v.encode("utf-8", "surrogateescape")) for k, v in headers[n:])
+        return tuple(fields) + tuple((as_bytes(k), as_bytes(v)) for k, v in headers[n:])
     originals = {id(pair): field for pair, field in zip(sent, fields)}
     return tuple(originals.get(id(h)) or (as_bytes(h[0]), as_bytes(h[1])) for h in headers)
-
-
-_NAMES: dict[str, bytes] = {}
-
-
-def _name_bytes(name: str) -> bytes:
-    """A header name's bytes; the names a profile writes are few, so they are encoded once."""
-    encoded = _NAMES.get(name)
-    if encoded is None:
-        encoded = name.encode("utf-8", "surrogateescape")
-        if len(_NAMES) < 1024:
-            _NAMES[name] = encoded
-    return encoded
 
 
 def _listen_addresses() -> str:

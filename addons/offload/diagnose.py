@@ -209,9 +209,6 @@ class Diagnose:
         else:
             self.learn_framework(actual, *refs.values())
 
-    async def settle(self, timeout: float) -> list[str]:
-        return await self.session.scheduler.settle(timeout)
-
     # --- findings -------------------------------------------------------------------------------------------------
 
     def context(self) -> advice.Context:
