@@ -46,7 +46,9 @@ class Scheduler:
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task) -> None:
-        self.running.pop(task, None)
+        label = self.running.pop(task, "?")
+        if not task.cancelled() and task.exception() is not None:  # a bug, not the app: counted, never raised
+            self.failure(label, f"{type(task.exception()).__name__}: {task.exception()}")
 
     def failure(self, label: str, why: str) -> None:
         """A reference request that got no usable answer (timeout, reset, an answer that is not HTTP)."""

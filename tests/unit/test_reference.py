@@ -141,3 +141,14 @@ def test_the_summary_says_what_was_not_compared():
     lines = s.summary()
     assert any("not compared while 0 comparisons were running" in line for line in lines)
     assert any("GET /x: no complete answer within 5 s" in line for line in lines)
+
+
+async def test_an_unexpected_error_in_a_comparison_is_counted_not_raised():
+    async def broken():
+        raise RuntimeError("a bug")
+
+    s = Scheduler()
+    s.start("GET /x", broken())
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert s.failures == 1 and s.failed == ["GET /x: RuntimeError: a bug"] and not s.running
