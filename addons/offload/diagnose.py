@@ -18,7 +18,7 @@ from .addon import FlowState, Offload, as_text, parse_choice
 from .compare import compare, compare_peer
 from .exchange import MAX_COOKIES, READ, Exchange, backend_names, decode_body, from_answer, header_values, may_link
 from .findings import Finding, fingerprint, route
-from .passive import inspect
+from .passive import inspect, quiet
 from .reference import BadAnswer, Target, send, variant
 from .session import Session
 
@@ -107,6 +107,10 @@ class Diagnose:
         self.session.findings.flows += 1
         target = self.comparison_target(flow, state)
         learning = self.learning > 0
+        if target is None and not learning and (state.incoming.scheme != "https" or quiet(
+                state.app_headers if state.app_headers is not None else flow.response.headers.fields,
+                flow.response.raw_content, backend_names(flow.request.host, flow.request.port))):
+            return  # nothing to compare, nothing to learn, nothing a rule could find: most answers
         actual = self.exchange(flow, state, full=target is not None or learning)
         findings = inspect(actual)
         if findings or learning:  # a clean answer is fingerprinted only while offload still learns the app

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 
-from .exchange import MAX_COOKIES, Exchange, same_origin_url
+from .exchange import MAX_COOKIES, WIRE_LIMIT, Exchange, may_link, same_origin_url, textual
 from .findings import Finding, redact_url, route
 from .setcookie import SetCookie
 
@@ -195,6 +195,33 @@ def _snippet(text: str, at: int) -> str:
 PASSIVE: tuple[Passive, ...] = (
     https_redirect_loop, insecure_redirect, cookie_rules, insecure_absolute_url, backend_host_leak,
 )
+
+
+# Response headers any passive rule reads, besides Set-Cookie (see quiet()).
+_URL_FIELDS = frozenset({b"location", b"content-location", b"link", b"refresh"})
+
+
+def quiet(fields, body: bytes | None, backends: tuple[str, ...]) -> bool:
+    """True when no passive rule can find anything in an answer, told from its raw header fields and body bytes
+    without building an Exchange: no header that carries a URL, only Set-Cookie lines already judged clean (or
+    clean now), and a body that holds neither 'http:' nor one of the app's own addresses. Most answers are like
+    that. Keep in step with PASSIVE (a property test checks: quiet means inspect() finds nothing)."""
+    content_type = None
+    for name, value in fields:
+        key = name.lower()
+        if key in _URL_FIELDS:
+            return False
+        if key == b"set-cookie":
+            if judge_cookie(value.decode("utf-8", "surrogateescape")):
+                return False
+        elif key == b"content-type":
+            if content_type is None:
+                content_type = value.decode("utf-8", "surrogateescape")
+        elif key == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+            return False  # compressed: its text cannot be told from its bytes
+    if body and textual(content_type) and len(body) <= WIRE_LIMIT and may_link(body, content_type, backends):
+        return False
+    return True
 
 
 def inspect(ex: Exchange) -> list[Finding]:

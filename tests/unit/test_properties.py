@@ -180,3 +180,58 @@ async def _never_touches_bodies(name, request_body, response_body, response_head
             diagnose.response(f)
             assert f.response.raw_content == response_body
         assert f.request.raw_content == request_body
+
+
+BODIES = st.one_of(
+    st.binary(max_size=300),
+    st.sampled_from([b"", b"<a href='http://myapp.example/x'>x</a>", b'{"u": "http:\\/\\/myapp.example\\/x"}',
+                     b"<a href='//127.0.0.1:3000/x'>", b"<a href='//localhost:3000/x'>", b"HTTP://MYAPP.EXAMPLE/",
+                     b"<p>no links</p>", "<a href='http://myapp.example/'>ü</a>".encode("utf-16"),
+                     "<a href='http://myapp.example/'>ü</a>".encode("latin-1")]),
+)
+CONTENT_TYPES = st.sampled_from([None, "text/html", "text/html; charset=utf-16", "text/html; charset=latin-1",
+                                 "application/json", "image/png", "text/plain; charset=punycode"])
+
+
+FLAGGED_HEADERS = st.sampled_from([
+    ("Location", "http://myapp.example/x"), ("Location", "https://myapp.example/"), ("Location", "/"),
+    ("Location", "http://localhost:3000/x"), ("Link", "<http://myapp.example/a>; rel=preload"),
+    ("Refresh", "0; url=http://myapp.example/"), ("Content-Location", "//127.0.0.1:3000/x"),
+    ("Set-Cookie", "a=1; SameSite=None"), ("Set-Cookie", "__Host-a=1; Path=/x; Secure"), ("Set-Cookie", "a=1"),
+    ("Set-Cookie", "a=1; Secure"), ("Set-Cookie", "a=; Expires=Thu, 01 Jan 1970 00:00:00 GMT")])
+
+
+@SETTINGS
+@given(st.lists(st.one_of(st.tuples(names, text), FLAGGED_HEADERS), max_size=8), BODIES, CONTENT_TYPES,
+       st.sampled_from([None, "gzip", "identity", "br"]), st.integers(100, 599))
+def test_a_quiet_answer_is_one_where_the_rules_find_nothing(headers, body, content_type, encoding, status):
+    """quiet() lets the addon skip building an Exchange: it must never skip an answer a passive rule would flag."""
+    asyncio.run(_quiet_means_nothing_found(headers, body, content_type, encoding, status))
+
+
+async def _quiet_means_nothing_found(headers, body, content_type, encoding, status):
+    import gzip
+
+    from offload.diagnose import Diagnose as Diag
+    from offload.exchange import backend_names
+    from offload.passive import quiet
+
+    emulation = Offload()
+    diagnose = Diag(emulation)
+    with taddons.context(emulation, diagnose) as tctx:
+        tctx.configure(emulation, frontend_compare="off")
+        f = tflow.tflow(req=tutils.treq(host="127.0.0.1", port=3000,
+                                        headers=http.Headers([(b"Host", b"myapp.example")])))
+        emulation.requestheaders(f)
+        fields = [(k.encode(), v.encode("utf-8", "surrogateescape")) for k, v in headers]
+        if content_type:
+            fields.append((b"Content-Type", content_type.encode()))
+        if encoding:
+            fields.append((b"Content-Encoding", encoding.encode()))
+            if encoding == "gzip":
+                body = gzip.compress(body)
+        f.response = tutils.tresp(status_code=status, headers=http.Headers(fields), content=body)
+        hook(emulation, "responseheaders", f)
+        state = emulation.state(f)
+        if quiet(state.app_headers, f.response.raw_content, backend_names("127.0.0.1", 3000)):
+            assert inspect(diagnose.exchange(f, state, full=True)) == []
