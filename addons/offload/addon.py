@@ -6,7 +6,6 @@ import difflib
 import logging
 import operator
 import re
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional
@@ -117,7 +116,10 @@ class Offload:
     """Emulate a TLS-terminating cloud front end in front of the app (mitmproxy reverse mode)."""
 
     def __init__(self) -> None:
-        self.flows: weakref.WeakKeyDictionary[http.HTTPFlow, FlowState] = weakref.WeakKeyDictionary()
+        # Each flow's FlowState rides on the flow object under a name of this instance's own (a reloaded script's
+        # new instance does not pick up its predecessor's): cheaper than a WeakKeyDictionary, which makes a weak
+        # reference on every look-up, and unlike flow.metadata never saved with -w or copied into replays.
+        self.state_name = f"_offload_state_{id(self):x}"
         self.profile: Profile = load_profile(DEFAULT_PROFILE)
         self.rules = self.profile.request
         self.needed = self.profile.variables
@@ -267,7 +269,7 @@ class Offload:
         incoming = self.incoming(flow)
         if self.profile.https_redirect and incoming.scheme == "http":
             # The front end answers plain HTTP itself; the app never sees the request.
-            self.flows[flow] = FlowState(incoming, frontend_response=True)
+            setattr(flow, self.state_name, FlowState(incoming, frontend_response=True))
             flow.response = http.Response.make(
                 self.profile.https_redirect, b"", {"Location": f"https://{incoming.host}{incoming.path}"}
             )
@@ -281,15 +283,15 @@ class Offload:
             forwarded = fwd.forward(self.profile, incoming, self.rules, self.needed)
             values, host = forwarded.values, forwarded.host
             flow.request.headers.fields = reencode(forwarded.headers, incoming.headers, flow.request.headers.fields)
-        self.flows[flow] = FlowState(incoming, values)
+        setattr(flow, self.state_name, FlowState(incoming, values))
         if host != incoming.host or self.host:
             flow.request.host_header = host
 
     def state(self, flow: http.HTTPFlow) -> FlowState | None:
-        return self.flows.get(flow)
+        return getattr(flow, self.state_name, None)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        state = self.flows.get(flow)
+        state = getattr(flow, self.state_name, None)
         if state is None or state.frontend_response:
             return
         response = flow.response
@@ -308,7 +310,7 @@ class Offload:
     def cookie_fields(self, incoming: fwd.Incoming, values: dict[str, str], sent: set[str]) -> tuple:
         """The front end's Set-Cookie fields for this response; rendered once per host where they depend on the
         host alone (ARRAffinity does), as they are for every response."""
-        names = frozenset(c.name for c in self.profile.cookies if c.name in sent)
+        names = frozenset(c.name for c in self.profile.cookies if c.name in sent) if sent else frozenset()
         key = (self.profile.name, incoming.scheme, incoming.host, names)
         fields = self.cookie_cache.get(key)
         if fields is None:
