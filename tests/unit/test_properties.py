@@ -31,6 +31,16 @@ names = st.one_of(
                      "Forwarded", "X-FD-HealthProbe", "X_Under", "Proxy", "Via", "X-Request-Id", "Set-Cookie",
                      "Location", "Link", "Refresh", "Content-Type", "X-Forwarded-Host"]),
 )
+# One event loop, never closed, for the examples that run the addon: each mitmproxy master installs a log handler
+# that hands log lines to its loop, and the handlers of earlier examples stay installed; a closed loop there would
+# fail a later example for a reason that is not offload's.
+_LOOP = asyncio.new_event_loop()
+
+
+def in_loop(coro):
+    return _LOOP.run_until_complete(coro)
+
+
 headers = st.lists(st.tuples(names, raw_bytes.map(as_text)), max_size=25)
 ips = st.one_of(st.ip_addresses(v=4).map(str), st.ip_addresses(v=6).map(str))
 clients = st.builds(Client, ips, st.integers(0, 65535), st.sampled_from(["", "1.2", "1.3"]))
@@ -89,7 +99,7 @@ FRESH = {"guid", "hex16", "hex24", "hex32", "uint64", "b64", "unix_ms", "unix_he
        st.sampled_from(["https", "http"]))
 def test_the_addon_sends_exactly_what_forward_gives(name, xfp, sent, scheme):
     """The glue's own fast path (headers appended straight as bytes) against the pure forward()."""
-    asyncio.run(_addon_sends_what_forward_gives(name, xfp, sent, scheme))
+    in_loop(_addon_sends_what_forward_gives(name, xfp, sent, scheme))
 
 
 async def _addon_sends_what_forward_gives(name, xfp, sent, scheme):
@@ -161,9 +171,7 @@ def test_routes_and_redaction_never_raise(value):
 @given(st.sampled_from(profile_names()), st.binary(max_size=5000), st.binary(max_size=5000),
        st.lists(st.tuples(names, raw_bytes), max_size=10), st.sampled_from(["https", "auto", "http"]))
 def test_the_addon_never_touches_bodies(name, request_body, response_body, response_headers, scheme):
-    # In an event loop of its own: mitmproxy's log handler hands each log line to the master's loop, and a loop
-    # left closed by an earlier test would fail the example for a reason that is not offload's.
-    asyncio.run(_never_touches_bodies(name, request_body, response_body, response_headers, scheme))
+    in_loop(_never_touches_bodies(name, request_body, response_body, response_headers, scheme))
 
 
 async def _never_touches_bodies(name, request_body, response_body, response_headers, scheme):
@@ -206,7 +214,7 @@ FLAGGED_HEADERS = st.sampled_from([
        st.sampled_from([None, "gzip", "identity", "br"]), st.integers(100, 599))
 def test_a_quiet_answer_is_one_where_the_rules_find_nothing(headers, body, content_type, encoding, status):
     """quiet() lets the addon skip building an Exchange: it must never skip an answer a passive rule would flag."""
-    asyncio.run(_quiet_means_nothing_found(headers, body, content_type, encoding, status))
+    in_loop(_quiet_means_nothing_found(headers, body, content_type, encoding, status))
 
 
 async def _quiet_means_nothing_found(headers, body, content_type, encoding, status):
