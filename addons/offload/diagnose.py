@@ -33,6 +33,7 @@ FAIL_ON = ("never", "error", "warning")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 MARKERS = {"error": ":x:", "warning": ":warning:"}
 LEARNING = 50  # clean answers fingerprinted to learn the framework (and give client-ip-port advice) before stopping
+LOG_PER_RESPONSE = 10  # new findings logged one by one per response; more are counted in one line
 COMMENT_LINES = 20  # finding lines in one flow's comment; the rest are counted (offload.findings lists them all)
 _READ = frozenset(name.encode() for name in READ)
 _MORE = re.compile(r"^\(and (\d+) more finding")
@@ -237,17 +238,23 @@ class Diagnose:
 
     def report(self, findings: list[Finding], flow: http.HTTPFlow | None, *exchanges: Exchange) -> None:
         framework = self.learn_framework(*exchanges)
-        done = [self.record(f, framework) for f in findings]
+        logged = self.session.findings.new  # to tell how many of these were new
+        done = [self.record(f, framework, log=self.session.findings.new - logged < LOG_PER_RESPONSE)
+                for f in findings]
+        unlogged = self.session.findings.new - logged - LOG_PER_RESPONSE
+        if unlogged > 0:  # a response with hundreds of new problems (cookies...): the terminal gets a count
+            logger.warning(f"offload: and {unlogged} more new finding(s) on {findings[0].method} {findings[0].route} "
+                           "(the summary, the reports and the command offload.findings list them all)")
         if flow is not None:
             mark(flow, done)
 
-    def record(self, finding: Finding, framework: str) -> Finding:
+    def record(self, finding: Finding, framework: str, log: bool = True) -> Finding:
         name = self.emulation.profile.name
         if not self.session.findings.has_room((name, *finding.key[1:])):  # a full store: counted, not completed
             self.session.findings.dropped += 1
             return finding
         finding = advice.complete(finding, name, framework, self.context())
-        self.session.record(finding)
+        self.session.record(finding, log)
         return finding
 
     @command.command("offload.findings")

@@ -154,6 +154,7 @@ class Findings:
     items: dict[tuple, Finding] = field(default_factory=dict)
     dropped: int = 0
     flows: int = 0
+    new: int = 0  # findings added as new so far
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, finding: Finding) -> bool:
@@ -168,6 +169,7 @@ class Findings:
                 self.dropped += 1
                 return False
             self.items[finding.key] = finding
+            self.new += 1
             return True
 
     def has_room(self, key: tuple) -> bool:

@@ -36,10 +36,10 @@ class Session:
         if frontend not in self.frontends:
             self.frontends.append(frontend)
 
-    def record(self, finding: Finding) -> bool:
-        """Keep a finding; log it the first time it is seen. True when it is new."""
+    def record(self, finding: Finding, log: bool = True) -> bool:
+        """Keep a finding; log it the first time it is seen (unless told not to). True when it is new."""
         new = self.findings.add(finding)
-        if new:
+        if new and log:
             log = logger.info if finding.severity == "info" else logger.warning
             log(f"offload: {finding.line()}")
         return new

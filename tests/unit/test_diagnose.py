@@ -277,3 +277,16 @@ def test_report_destinations_are_checked_at_startup(tmp_path, make, message):
     with taddons.context(emulation, diagnose) as tctx:
         with pytest.raises(exceptions.OptionsError, match=f"frontend_junit: .*{message}"):
             tctx.configure(diagnose, frontend_junit=str(make(tmp_path)))
+
+
+def test_a_response_with_hundreds_of_new_findings_logs_ten_and_a_count(caplog):
+    caplog.set_level(logging.INFO)
+    emulation, diagnose = addons()
+    cookies = [("Set-Cookie", f"c{i}=v; Path=/") for i in range(300)]
+    with taddons.context(emulation, diagnose) as tctx:
+        tctx.configure(emulation, frontend_compare="off")
+        run(emulation, diagnose, *flow_with(200, cookies))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("offload: ")]
+    assert sum("warning cookie-not-secure" in line for line in lines) == 10
+    assert "offload: and 246 more new finding(s) on GET /login" in "\n".join(lines)
+    assert len(diagnose.session.findings.all()) == 256  # all kept for the summary and the reports
