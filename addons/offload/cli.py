@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a header the client sends (e.g. a session cookie), repeatable")
     p.add_argument("--peer", help="also send from this source address and compare with loopback "
                                   "(trust-depends-on-loopback); must be an address of this machine")
+    p.add_argument("--audit", action="store_true",
+                   help="report the spoof audit (the app believing X-Forwarded-* from a client with no front end "
+                        "in between) as a warning; by default it is info, as an app reachable only through its "
+                        "front end is right to believe them")
     p.add_argument("--json", metavar="PATH", help="write the JSON report here")
     p.add_argument("--junit", metavar="PATH", help="write a JUnit XML report here")
     p.add_argument("--fail-on", choices=["error", "warning", "never"], default="error",
@@ -134,7 +138,7 @@ def run_probe(args) -> int:
     # A report on standard output keeps it to itself: the matrix goes to standard error then.
     out = sys.stderr if "-" in (args.json, args.junit) else sys.stdout
     started = time.monotonic()
-    result = Prober(profiles, headers, args.peer, args.timeout).run(jobs)
+    result = Prober(profiles, headers, args.peer, args.timeout, audit=args.audit).run(jobs)
     elapsed = time.monotonic() - started
     colour = args.color == "always" or (args.color == "auto" and out.isatty() and not os.environ.get("NO_COLOR"))
     print_matrix(result, jobs, profiles, colour, out)

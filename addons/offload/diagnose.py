@@ -15,11 +15,13 @@ from mitmproxy.proxy.mode_specs import ProxyMode, ReverseMode
 
 from . import advice, report
 from .addon import FlowState, Offload, as_text, parse_choice
-from .compare import compare, compare_peer
+from . import references
+from .compare import compare, compare_peer, fold
 from .exchange import MAX_COOKIES, READ, Exchange, backend_names, decode_body, from_answer, header_values, may_link
-from .findings import Finding, fingerprint, route
+from .findings import Finding, route
 from .passive import inspect, quiet
-from .reference import BadAnswer, Target, send, variant
+from .recognize import HEADERS as SIGN_HEADERS
+from .reference import BadAnswer, Target, send
 from .session import Session
 
 logger = logging.getLogger("offload")
@@ -35,7 +37,7 @@ MARKERS = {"error": ":x:", "warning": ":warning:"}
 LEARNING = 50  # clean answers fingerprinted to learn the framework (and give client-ip-port advice) before stopping
 LOG_PER_RESPONSE = 10  # new findings logged one by one per response; more are counted in one line
 COMMENT_LINES = 20  # finding lines in one flow's comment; the rest are counted (offload.findings lists them all)
-_READ = frozenset(name.encode() for name in READ)
+_READ = frozenset(name.encode() for name in READ | SIGN_HEADERS)
 _MORE = re.compile(r"^\(and (\d+) more finding")
 
 
@@ -114,11 +116,12 @@ class Diagnose:
             return  # nothing to compare, nothing to learn, nothing a rule could find: most answers
         actual = self.exchange(flow, state, full=target is not None or learning)
         findings = inspect(actual)
-        if findings or learning:  # a clean answer is fingerprinted only while offload still learns the app
+        if target is not None:  # reported with the comparison's findings, as one problem one finding (fold)
+            self.learning -= not findings and learning
+            self.start_comparison(flow, state, actual, target, findings)
+        elif findings or learning:  # a clean answer is fingerprinted only while offload still learns the app
             self.learning -= not findings
             self.report(findings, flow, actual)
-        if target is not None:
-            self.start_comparison(flow, state, actual, target)
 
     # --- building exchanges ---------------------------------------------------------------------------------------
 
@@ -156,6 +159,7 @@ class Diagnose:
             return None
         method = flow.request.method  # a property that decodes bytes: read once
         if mode == "safe" and method not in SAFE_METHODS:
+            self.session.scheduler.skip_unsafe(method)
             return None
         key = (self.emulation.signature, method, route(state.incoming.path))
         scheduler = self.session.scheduler
@@ -176,38 +180,46 @@ class Diagnose:
             return None
         return target if scheduler.claim(key) else None
 
-    def start_comparison(self, flow: http.HTTPFlow, state: FlowState, actual: Exchange, target: Target) -> None:
-        """Send the reference request(s) in the background: the client's response does not wait for them."""
+    def start_comparison(self, flow: http.HTTPFlow, state: FlowState, actual: Exchange, target: Target,
+                         passive: list[Finding]) -> None:
+        """Send the reference request(s) in the background: the client's response does not wait for them. The
+        passive findings of this answer are reported with theirs."""
         headers = list(flow.request.headers.items(multi=True))  # exactly as the front end forwarded them
         if not any(k.lower() == "host" for k, _ in headers):  # HTTP/2 clients: the app got Host from :authority
             headers.insert(0, ("Host", flow.request.host_header or state.incoming.host))
         jobs: dict[str, tuple[list[tuple[str, str]], str | None]] = {}
         peer = self.emulation.peer
-        if [v for k, v in headers if k.lower() == "x-forwarded-proto"] != ["https"]:
-            jobs["https"] = (variant(headers, {"X-Forwarded-Proto": "https"}), peer)
+        public = state.incoming.host
+        correct = references.correct(headers, public)
+        if correct is not None:
+            jobs["https"] = (correct, peer)
+        if actual.status >= 400:  # does the app fail only because it believes no forwarded header at all?
+            jobs["plain"] = (references.plain(headers, public, (r.name for r in self.emulation.rules)), peer)
         if peer:
             jobs["loopback"] = (headers, None)
         if not jobs:
+            if passive:
+                self.report(passive, flow, actual)
             return
         method, path = flow.request.method, flow.request.path
         label = f"{method} {route(state.incoming.path)}"
         body = flow.request.raw_content or b""
-        self.session.scheduler.start(label, self._compare(flow, actual, target, method, path, body, jobs, peer, label))
+        self.session.scheduler.start(
+            label, self._compare(flow, actual, passive, target, method, path, body, jobs, peer, label))
 
-    async def _compare(self, flow, actual, target, method, path, body, jobs, peer, label) -> None:
+    async def _compare(self, flow, actual, passive, target, method, path, body, jobs, peer, label) -> None:
         try:
             answers = await asyncio.gather(*(send(target, method, path, headers, body, source)
                                              for headers, source in jobs.values()))
         except (OSError, TimeoutError, BadAnswer) as e:  # the app went away, is slow, answered garbage
             self.session.scheduler.failure(label, str(e) or type(e).__name__)
             logger.debug(f"offload: reference request for {label} failed: {e}")
+            if passive:
+                self.report(passive, flow, actual)
             return
         refs = {name: from_answer(actual, a.status, a.headers, a.body) for name, a in zip(jobs, answers)}
-        findings = []
-        if "https" in refs:
-            findings += compare(actual, refs["https"])
-        if "loopback" in refs:
-            findings += compare_peer(actual, refs["loopback"], peer)
+        findings = fold(passive + compare(actual, refs.get("https"), refs.get("plain"))
+                        + (compare_peer(actual, refs["loopback"], peer) if "loopback" in refs else []))
         if findings:
             self.report(findings, flow, actual, *refs.values())
             ctx.master.addons.trigger(UpdateHook([flow]))
@@ -220,11 +232,13 @@ class Diagnose:
         return advice.context_for(self.emulation.profile, self.emulation.rules, self.emulation.peer or "")
 
     def learn_framework(self, *exchanges: Exchange) -> str:
-        framework = fingerprint(*exchanges)
+        """The app's framework from all the evidence so far (these answers included); "" while unsure."""
+        recognizer = self.session.recognizer
+        recognizer.see(exchanges)
+        framework = recognizer.name
         if framework:
-            self.session.framework = framework
             self.advise_ip_port(framework, exchanges[0])
-        return framework or self.session.framework
+        return framework
 
     def advise_ip_port(self, framework: str, ex: Exchange) -> None:
         """client-ip-port: once per run, when ip:port X-Forwarded-For meets a framework that keeps the port."""

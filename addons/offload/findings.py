@@ -1,12 +1,10 @@
-"""Findings: the rule catalog, one Finding per problem, routes, framework fingerprints and deduplication."""
+"""Findings: the rule catalog, one Finding per problem, and their deduplicated, bounded store."""
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass, field, replace
 
-from .exchange import Exchange
 from .redact import bounded, redact_url, route  # noqa: F401 (route and redact_url are used from here too)
 
 SEVERITIES = ("info", "warning", "error")
@@ -27,7 +25,7 @@ RULES = {r.id: r for r in [
     Rule("https-redirect-loop", "passive", "error", "an HTTPS request is redirected to its own https URL"),
     Rule("insecure-redirect", "passive", "error", "an HTTPS request is redirected to an http:// URL"),
     Rule("csrf-origin-rejected", "differential", "error",
-         "403 under the front end, success when the app sees HTTPS"),
+         "a CSRF or origin check rejects the request under the front end; a correct deployment is accepted"),
     Rule("server-error-under-frontend", "differential", "error",
          "5xx under the front end, success when the app sees HTTPS"),
     Rule("trust-depends-on-loopback", "differential", "error",
@@ -42,6 +40,10 @@ RULES = {r.id: r for r in [
          "the app believes X-Forwarded-* sent by an untrusted client"),
     Rule("client-ip-port", "advice", "info",
          "X-Forwarded-For carries ip:port and the framework keeps the port in its client IP"),
+    Rule("rejected-under-frontend", "differential", "error",
+         "4xx under the front end (not a CSRF/origin check), success in a correct deployment"),
+    Rule("secure-attribute-dropped", "differential", "error",
+         "a cookie the app sets with Secure when it sees HTTPS is set without it under the front end"),
 ]}
 
 
@@ -58,10 +60,12 @@ class Finding:
     framework: str = ""
     advice: str = ""
     count: int = 1
+    level: str = ""  # the severity when it differs from the rule's (active mixed content is an error...)
+    cause: str = ""  # why, when the advice depends on it: "no-proxy-trust" (the app believes no forwarded header)
 
     @property
     def severity(self) -> str:
-        return RULES[self.rule].severity
+        return self.level or RULES[self.rule].severity
 
     @property
     def key(self) -> tuple[str, str, str, str, str]:
@@ -80,59 +84,6 @@ class Finding:
             "route": self.route, "url": self.url, "subject": self.subject, "evidence": self.evidence,
             "framework": self.framework, "advice": self.advice, "count": self.count,
         }
-
-
-# --- framework fingerprints -------------------------------------------------------------------------------------
-
-# (framework, how it shows itself). Session cookie names: frameworks.md sections 2.1-2.12 and their docs.
-_COOKIE_PRINTS = [
-    ("Express (express-session)", re.compile(r"^connect\.sid$")),
-    ("Express (cookie-session)", re.compile(r"^(session|express:sess)\.sig$")),
-    ("Koa", re.compile(r"^koa[.:]sess(\.sig)?$")),
-    ("Django", re.compile(r"^(sessionid|csrftoken)$")),
-    ("ASP.NET Core", re.compile(r"^\.AspNetCore\.")),
-    ("Laravel", re.compile(r"^laravel_session$")),
-    ("Rails", re.compile(r"^_[\w-]+_session$")),
-    ("Spring Boot", re.compile(r"^JSESSIONID$")),
-    ("Fastify", re.compile(r"^sessionId$")),
-]
-_BODY_PRINTS = [
-    ("Koa", "Cannot send secure cookie over unencrypted connection"),
-    ("Django", "Origin checking failed"),
-    ("Django", "CSRF verification failed"),
-    ("Next.js", "Invalid Server Actions request"),
-]
-_HEADER_PRINTS = [  # (header, pattern, framework)
-    ("x-powered-by", re.compile(r"^Next\.js", re.I), "Next.js"),
-    ("x-powered-by", re.compile(r"^Express", re.I), "Express"),
-    ("x-powered-by", re.compile(r"^ASP\.NET", re.I), "ASP.NET Core"),
-    ("server", re.compile(r"^Kestrel", re.I), "ASP.NET Core"),
-    ("server", re.compile(r"^uvicorn", re.I), "FastAPI/Starlette (uvicorn)"),
-    ("server", re.compile(r"^gunicorn", re.I), "gunicorn"),
-    ("server", re.compile(r"^Werkzeug", re.I), "Flask"),
-    ("server", re.compile(r"^WSGIServer", re.I), "Django"),
-    ("server", re.compile(r"^(Puma|WEBrick)", re.I), "Rails"),
-]
-
-
-def fingerprint(*exchanges: Exchange | None) -> str:
-    """The framework the responses give away, most specific evidence first; "" when unknown."""
-    found: list[str] = []
-    for ex in filter(None, exchanges):
-        for c in ex.cookies:
-            found += [fw for fw, pattern in _COOKIE_PRINTS if pattern.match(c.name)]
-        found += [fw for fw, text in _BODY_PRINTS if text in ex.body]
-    if found:
-        return found[0]
-    for ex in filter(None, exchanges):
-        for header, pattern, fw in _HEADER_PRINTS:
-            value = ex.header(header)
-            if value and pattern.search(value):
-                # Flask's session cookie is just "session": Werkzeug plus that cookie is Flask.
-                return fw
-        if any(c.name == "session" for c in ex.cookies):
-            return "Flask"
-    return ""
 
 
 # --- aggregation ------------------------------------------------------------------------------------------------

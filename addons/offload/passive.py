@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from functools import lru_cache
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .exchange import MAX_COOKIES, WIRE_LIMIT, Exchange, may_link, same_origin_url, textual
 from .findings import Finding, redact_url, route
@@ -28,8 +29,8 @@ def _bare(host: str) -> str:
     return host[:-3] if host.endswith(":80") else host[:-4] if host.endswith(":443") else host
 
 
-def _finding(ex: Exchange, rule: str, subject: str, message: str, evidence: str = "") -> Finding:
-    return Finding(rule, ex.method, ex.route, subject, message, ex.shown_url, evidence)
+def _finding(ex: Exchange, rule: str, subject: str, message: str, evidence: str = "", level: str = "") -> Finding:
+    return Finding(rule, ex.method, ex.route, subject, message, ex.shown_url, evidence, level=level)
 
 
 def https_redirect_loop(ex: Exchange) -> Iterator[Finding]:
@@ -43,13 +44,50 @@ def https_redirect_loop(ex: Exchange) -> Iterator[Finding]:
 
 
 def insecure_redirect(ex: Exchange) -> Iterator[Finding]:
-    """A redirect from HTTPS to http:// on the public host: the app builds its URL from the scheme it believes."""
-    target = ex.location and same_origin_url(ex.location, "https", ex.host)
+    """A redirect from HTTPS to http:// on the public host: the app builds its URL from the scheme it believes.
+    Also URLs carried inside the redirect (an OAuth redirect_uri, a return_to): the provider or the next page sends
+    the browser to them, or refuses them ("redirect_uri mismatch")."""
+    location = ex.location
+    if not location:
+        return
+    target = same_origin_url(location, "https", ex.host)
     if target and target[0] == "http" and same_host(target[1], ex.host):
-        yield _finding(ex, "insecure-redirect", redact_url(ex.location),
-                       f"{ex.method} {route(ex.path)} redirects an HTTPS request to {redact_url(ex.location)}: "
+        yield _finding(ex, "insecure-redirect", redact_url(location),
+                       f"{ex.method} {route(ex.path)} redirects an HTTPS request to {redact_url(location)}: "
                        "the app builds http:// URLs because it does not see HTTPS.",
-                       f"{ex.status} Location: {redact_url(ex.location)}")
+                       f"{ex.status} Location: {redact_url(location)}")
+    for param, url in embedded_urls(location):
+        parts = same_origin_url(url, "https", ex.host)
+        if parts and parts[0] == "http" and same_host(parts[1], ex.host):
+            yield _finding(ex, "insecure-redirect", param,
+                           f"{ex.method} {route(ex.path)} redirects with {param}={redact_url(url)}: the app builds "
+                           "this URL with http:// because it does not see HTTPS; an OAuth provider refuses it "
+                           "(redirect_uri mismatch) or sends the browser off HTTPS.",
+                           f"{ex.status} Location: {redact_url(location)} ({param}: {redact_url(url)})")
+
+
+_ABSOLUTE = re.compile(r"^https?://", re.I)
+MAX_EMBEDDED = 32  # parameters looked at in one Location
+
+
+def embedded_urls(location: str) -> list[tuple[str, str]]:
+    """(parameter, absolute URL) pairs in a URL's query and fragment, each value percent-decoded up to twice."""
+    if "?" not in location and "#" not in location:
+        return []
+    try:
+        parts = urlsplit(location.strip())
+    except ValueError:
+        return []
+    found = []
+    for part in (parts.query, parts.fragment):
+        if "=" not in part:
+            continue
+        for name, value in parse_qsl(part, keep_blank_values=False)[:MAX_EMBEDDED]:
+            if not _ABSOLUTE.match(value) and "%3a" in value.lower():
+                value = unquote(value)  # encoded twice (a return_to inside a redirect_uri...)
+            if _ABSOLUTE.match(value):
+                found.append((name[:100], value))
+    return found
 
 
 # The cookie rules judge one Set-Cookie line each: (rule, subject, message, evidence), no request in it.
@@ -129,7 +167,10 @@ def _url_headers(ex: Exchange, keys) -> list[tuple[str, str]]:
 
 
 def insecure_absolute_url(ex: Exchange) -> Iterator[Finding]:
-    """http:// links to the public host in headers or a textual body: mixed content, or a way off HTTPS."""
+    """http:// links to the public host in headers or a textual body: mixed content, or a way off HTTPS.
+
+    Active mixed content (scripts, stylesheets, frames, form actions, URLs in JSON that scripts fetch) is blocked by
+    browsers, so the page or the form breaks: an error. Passive content (images, media) and links: a warning."""
     headers = _url_headers(ex, _URL_KEYS)
     body = ex.body
     if not headers and "http:" not in body and "HTTP:" not in body:  # cheap test first: most pages hold none
@@ -141,12 +182,58 @@ def insecure_absolute_url(ex: Exchange) -> Iterator[Finding]:
                            f"{ex.method} {route(ex.path)} sends an http:// URL to its own host in {name} on an "
                            "HTTPS response.", f"{name}: {redact_url(value.split(';')[0].strip('<> '))}")
     if "http:" in body or "HTTP:" in body:
-        m = pattern.search(body)
-        if m:
+        json = "json" in (ex.header("content-type") or "").lower()
+        first = None
+        for n, m in enumerate(pattern.finditer(body)):
+            kind = "JSON" if json else active_context(body, m.start())
+            if kind or first is None:
+                first = (m, kind)
+            if kind or n >= MAX_MATCHES:
+                break
+        if first is None:
+            return
+        m, kind = first
+        if kind:
+            yield _finding(ex, "insecure-absolute-url", "body",
+                           f"{ex.method} {route(ex.path)} loads http://{ex.host} URLs as active content "
+                           f"({kind}) in an HTTPS page: browsers block active mixed content, so the page or the "
+                           "form breaks.", f"{kind}: {_snippet(ex.body, m.start())}", level="error")
+        else:
             yield _finding(ex, "insecure-absolute-url", "body",
                            f"{ex.method} {route(ex.path)} links to http://{ex.host} in its body on an HTTPS "
                            "response: browsers block or downgrade those links.",
                            _snippet(ex.body, m.start()))
+
+
+MAX_MATCHES = 50  # http:// URLs classified per body
+# The attribute an http:// URL stands in, when a browser loads it as active content (blocked on an HTTPS page):
+# https://developer.mozilla.org/en-US/docs/Web/Security/Mixed_content and https://w3c.github.io/webappsec-mixed-content/
+_ACTIVE = (
+    (re.compile(r"<script\b[^<>]*\bsrc\s*=\s*[\"']?$", re.I), "script src"),
+    (re.compile(r"<i?frame\b[^<>]*\bsrc\s*=\s*[\"']?$", re.I), "iframe src"),
+    (re.compile(r"<(embed|object)\b[^<>]*\b(src|data)\s*=\s*[\"']?$", re.I), "embed/object"),
+    (re.compile(r"<form\b[^<>]*\baction\s*=\s*[\"']?$", re.I), "form action"),
+    (re.compile(r"<(button|input)\b[^<>]*\bformaction\s*=\s*[\"']?$", re.I), "form action"),
+    (re.compile(r"<link\b(?=[^<>]*\brel\s*=\s*[\"']?[^\"'<>]*\b(stylesheet|preload|modulepreload|manifest)\b)"
+                r"[^<>]*\bhref\s*=\s*[\"']?$", re.I), "stylesheet"),
+    (re.compile(r"\b(fetch|open)\(\s*[\"'`]$|@import\s+(url\()?[\"']?$|\burl\(\s*[\"']?$", re.I), "script/style"),
+)
+
+
+def active_context(text: str, at: int) -> str:
+    """What loads the URL at `at` as active content ("script src", "form action"...), or "" (link, image...)."""
+    before = text[max(0, at - 300):at]
+    tag = before.rfind("<")
+    if tag >= 0 and ">" not in before[tag:]:  # inside a tag: rel="stylesheet" may come after href
+        end = text.find(">", at, at + 600)
+        whole = before[tag:] + (text[at:end] if end > 0 else "")
+        if re.match(r"<link\b", whole, re.I) and re.search(
+                r"\brel\s*=\s*[\"']?[^\"'<>]*\b(stylesheet|preload|modulepreload|manifest)\b", whole, re.I):
+            return "stylesheet"
+    for pattern, kind in _ACTIVE:
+        if pattern.search(before):
+            return kind
+    return ""
 
 
 @lru_cache(maxsize=64)
@@ -160,6 +247,15 @@ def _backend_urls(backends: tuple[str, ...], host: str) -> re.Pattern | None:
 def backend_host_leak(ex: Exchange) -> Iterator[Finding]:
     """URLs with the app's own address (localhost:3000) that only work on the developer's machine."""
     headers = _url_headers(ex, _LOCATION_KEYS)
+    location = ex.location
+    if location and ("?" in location or "#" in location):
+        for param, url in embedded_urls(location):
+            parts = same_origin_url(url, "https", ex.host)
+            if parts and parts[1].lower() in ex.backends and not same_host(parts[1], ex.host):
+                yield _finding(ex, "backend-host-leak", param,
+                               f"{ex.method} {route(ex.path)} redirects with {param}={redact_url(url)}, the app's "
+                               f"internal address; behind the front end it must be {ex.host}.",
+                               f"{ex.status} Location: {redact_url(location)} ({param}: {redact_url(url)})")
     body = ex.body
     in_body = False
     if body:

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
-from . import advice
-from .compare import compare, compare_peer, outcome
+from . import advice, references
+from .compare import compare, compare_peer, fold, outcome
 from .exchange import Exchange, backend_names, from_answer
-from .findings import LEVEL, Finding, Findings, fingerprint, route
+from .findings import LEVEL, Finding, Findings, route
 from .forward import Client, Incoming, forward
 from .passive import inspect
 from .profiles import Profile
+from .recognize import Recognizer
 from .redact import redact_url, strip_userinfo
 from .reference import Answer, BadAnswer, Target, send, variant
 
@@ -87,6 +88,7 @@ class Cell:
     frontend: str
     findings: list[Finding] = field(default_factory=list)
     error: str = ""
+    xff: str = ""  # the X-Forwarded-For the app got, for the client-ip-port advice
 
     @property
     def verdict(self) -> str:
@@ -109,7 +111,7 @@ class Prober:
     """Runs the probe: bounded in concurrency and time, loopback and the app's own address only."""
 
     def __init__(self, profiles: list[Profile], headers: list[tuple[str, str]] = (), peer: str | None = None,
-                 timeout: float = 5.0, workers: int = 8, method: str = "GET"):
+                 timeout: float = 5.0, workers: int = 8, method: str = "GET", audit: bool = False):
         self.profiles = profiles
         self.headers = list(headers)
         self.peer = peer
@@ -118,6 +120,9 @@ class Prober:
         self.method = method
         self.requests = 0
         self.spoof_source = spoof_source()
+        self.audit = audit  # the spoof audit's findings are warnings (else info: most apps are only reachable
+        # through their front end, where trusting X-Forwarded-* is right)
+        self.recognizer = Recognizer()
 
     async def send(self, job: Job, headers, source: str | None = None) -> Answer:
         """One request on the total deadline; NoAnswer when the app gave no usable answer."""
@@ -144,6 +149,7 @@ class Prober:
         work = [(job, base) for job, base in zip(jobs, baselines) if not isinstance(base, str)]
         cells = list(await asyncio.gather(*(self.probe(job, base, p) for job, base in work for p in self.profiles)))
         cells += await asyncio.gather(*(self.spoof_audit(job, base) for job, base in work))
+        self.advise(cells)
         for job in jobs:
             if job.url in unanswered:
                 cells += [Cell(job.url, p.name, error=unanswered[job.url]) for p in self.profiles]
@@ -155,6 +161,20 @@ class Prober:
                 unanswered[cell.url] = f"{cell.error} (behind {cell.frontend or 'no front end'})"
         findings.flows = self.requests
         return Result(cells, findings, self.requests, unanswered)
+
+    def advise(self, cells: list[Cell]) -> None:
+        """Each finding with the framework recognised from every answer of the run, and its fix."""
+        framework = self.recognizer.name
+        by_name = {p.name: p for p in self.profiles}
+        for cell in cells:
+            profile = by_name.get(cell.frontend)
+            if profile is None:  # the spoof audit: no front end in between
+                ctx = advice.Context("X-Forwarded-Proto")
+            else:
+                ctx = advice.context_for(profile, profile.request, self.peer or "")
+                tip = advice.ip_port_finding(profile, framework, cell.xff)
+                cell.findings += [tip] if tip else []
+            cell.findings = [advice.complete(f, cell.frontend, framework, ctx) for f in cell.findings]
 
     def exchange(self, job: Job, answer: Answer, request_headers, scheme: str = "https") -> Exchange:
         like = Exchange(self.method, scheme, job.host, job.path, 0, (),
@@ -179,23 +199,23 @@ class Prober:
         try:
             actual = self.exchange(job, await self.send(job, headers, self.peer), headers)
             refs = {}
-            if [v for k, v in headers if k.lower() == "x-forwarded-proto"] != ["https"]:
-                https = variant(headers, {"X-Forwarded-Proto": "https"})
-                refs["https"] = self.exchange(job, await self.send(job, https, self.peer), https)
+            correct = references.correct(headers, job.host)
+            if correct is not None:
+                refs["https"] = self.exchange(job, await self.send(job, correct, self.peer), correct)
+            if actual.status >= 400:
+                plain = references.plain(headers, job.host, (r.name for r in profile.request))
+                refs["plain"] = self.exchange(job, await self.send(job, plain, self.peer), plain, scheme="http")
             if self.peer:
                 refs["loopback"] = self.exchange(job, await self.send(job, headers), headers)
         except NoAnswer as e:
             cell.error = str(e)
             return cell
-        found = inspect(actual)
-        if "https" in refs:
-            found += compare(actual, refs["https"])
+        found = inspect(actual) + compare(actual, refs.get("https"), refs.get("plain"))
         if "loopback" in refs:
             found += compare_peer(actual, refs["loopback"], self.peer)
-        framework = fingerprint(actual, *refs.values(), baseline)
-        tip = advice.ip_port_finding(profile, framework, actual.request_header("X-Forwarded-For") or "")
-        ctx = advice.context_for(profile, profile.request, self.peer or "")
-        cell.findings = [advice.complete(f, profile.name, framework, ctx) for f in found + ([tip] if tip else [])]
+        self.recognizer.see((actual, *refs.values(), baseline))
+        cell.findings = fold(found)
+        cell.xff = actual.request_header("X-Forwarded-For") or ""
         return cell
 
     async def spoof_audit(self, job: Job, baseline: Exchange) -> Cell:
@@ -219,9 +239,8 @@ class Prober:
         except NoAnswer as e:
             cell.error = str(e)
             return cell
-        framework = fingerprint(baseline)
-        ctx = advice.Context("X-Forwarded-Proto")
-        cell.findings = [advice.complete(f, "", framework, ctx) for f in found]
+        self.recognizer.see((baseline,))
+        cell.findings = found if self.audit else [replace(f, level="info") for f in found]
         return cell
 
 

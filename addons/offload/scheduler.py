@@ -25,6 +25,12 @@ class Scheduler:
         self.started = self.busy = self.full = 0
         self.failed: list[str] = []  # "GET /route: why", the first MAX_NAMED
         self.failures = 0
+        self.unsafe: dict[str, int] = {}  # method -> requests not compared because frontend_compare=safe
+
+    def skip_unsafe(self, method: str) -> None:
+        """A request frontend_compare=safe leaves out (sending a POST again could change something)."""
+        if len(self.unsafe) < 32 or method in self.unsafe:
+            self.unsafe[method] = self.unsafe.get(method, 0) + 1
 
     def claim(self, key: Hashable) -> bool:
         """True when a flow with this key should be compared now (the key is then taken)."""
@@ -72,6 +78,11 @@ class Scheduler:
     def summary(self) -> list[str]:
         """Lines for the exit summary: what was not compared, and why; nothing when all went well."""
         lines = []
+        if self.unsafe:
+            count = sum(self.unsafe.values())
+            lines.append(f"{count} request(s) ({', '.join(sorted(self.unsafe))}) not compared: frontend_compare=safe "
+                         "compares GET, HEAD and OPTIONS only; --set frontend_compare=all compares them too (the app "
+                         "then receives each such request twice)")
         if self.busy:
             lines.append(f"{self.busy} flow(s) not compared while {self.limit} comparisons were running "
                          "(their routes are compared on a later request)")

@@ -9,6 +9,7 @@ from mitmproxy import ctx
 
 from . import report
 from .findings import Finding, Findings
+from .recognize import Recognizer
 from .scheduler import Scheduler
 
 logger = logging.getLogger("offload")
@@ -29,7 +30,7 @@ class Session:
     def __init__(self) -> None:
         self.findings = Findings()
         self.scheduler = Scheduler()
-        self.framework = ""  # the latest framework guess, for findings whose own responses give none away
+        self.recognizer = Recognizer()  # the app's framework, from the evidence of every answer seen
         self.frontends: list[str] = []  # every front end emulated during the run, in order
 
     def emulating(self, frontend: str) -> None:

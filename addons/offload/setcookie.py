@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+
+
+# A value signed by itsdangerous (Flask's session): base64 JSON ("eyJ", or ".eJ" zlib-compressed), a timestamp and a
+# signature, dot-separated (itsdangerous/url_safe.py, timed.py).
+_ITSDANGEROUS = re.compile(r"\.?eJ[\w-]+\.[\w-]+\.[\w-]+$|eyJ[\w-]*\.[\w-]+\.[\w-]+$")
 
 
 @dataclass(slots=True)
@@ -14,6 +20,7 @@ class SetCookie:
     name: str
     attributes: dict[str, str] = field(default_factory=dict)  # lower-case name -> value ("" for flags); last wins
     empty: bool = False  # the value was empty
+    shape: str = ""  # what kind of value it is, for recognising frameworks ("itsdangerous"); never the value
 
     @classmethod
     def parse(cls, line: str) -> SetCookie | None:
@@ -31,7 +38,8 @@ class SetCookie:
             key = key.strip().lower()
             if key:
                 attributes[key] = val.strip()
-        return cls(name, attributes, not value.strip().strip('"'))
+        value = value.strip().strip('"')
+        return cls(name, attributes, not value, "itsdangerous" if _ITSDANGEROUS.match(value) else "")
 
     @property
     def secure(self) -> bool:

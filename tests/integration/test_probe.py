@@ -102,7 +102,11 @@ def test_koa_and_django_matrices(tmp_path):
 def test_fail_on_never_and_warning(session_app):
     url = f"http://127.0.0.1:{session_app.port}/login"
     assert probe(url, "--frontend", "heroku", "--fail-on", "never")[0] == 0
-    assert probe(url, "--frontend", "heroku", "--fail-on", "warning")[0] == 1  # the spoof audit's warning
+    # The spoof audit: info by default (behind its front end, believing X-Forwarded-* is right), a warning with
+    # --audit.
+    status, out, _ = probe(url, "--frontend", "heroku", "--fail-on", "warning")
+    assert status == 0 and "trusts-spoofed-forwarding" in out
+    assert probe(url, "--frontend", "heroku", "--fail-on", "warning", "--audit")[0] == 1
     assert probe(url, "--frontend", "heroku")[0] == 0
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from offload.compare import compare, compare_peer
+from offload.compare import compare, compare_peer, fold
 from offload.exchange import Exchange, backend_names, decode_body
 from offload.findings import RULES, route
 from offload.passive import inspect
@@ -118,7 +118,121 @@ def test_a_healthy_https_answer_has_no_findings():
     assert inspect(healthy) == []
 
 
+# --- URLs inside a redirect, mixed content --------------------------------------------------------------------
+
+PROVIDER = "https://login.provider.example/authorize?client_id=abc&response_type=code"
+
+
+def test_oauth_redirect_uri_built_with_http_is_an_insecure_redirect_named_by_its_parameter():
+    location = f"{PROVIDER}&redirect_uri=http%3A%2F%2F{HOST}%2Fauth%2Fcallback&state=xyz"
+    found = inspect(ex(302, [("Location", location)]))
+    assert rules(found) == {("insecure-redirect", "redirect_uri")}
+    assert "redirect_uri mismatch" in found[0].message and "xyz" not in repr(found)  # the state value is hidden
+
+
+@pytest.mark.parametrize("location", [
+    f"/login?next=http%253A%252F%252F{HOST}%252Faccount",  # encoded twice
+    f"https://{HOST}/sso#return_to=http%3A%2F%2F{HOST}%2Fhome",  # in the fragment
+])
+def test_embedded_urls_decoded_twice_and_in_fragments(location):
+    assert {r for r, _ in rules(inspect(ex(302, [("Location", location)])))} == {"insecure-redirect"}
+
+
+def test_embedded_https_or_other_hosts_are_fine_and_backend_addresses_leak():
+    assert inspect(ex(302, [("Location", f"{PROVIDER}&redirect_uri=https%3A%2F%2F{HOST}%2Fcb")])) == []
+    assert inspect(ex(302, [("Location", f"{PROVIDER}&redirect_uri=http%3A%2F%2Fother.example%2Fcb")])) == []
+    leak = inspect(ex(302, [("Location", f"{PROVIDER}&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcb")]))
+    assert rules(leak) == {("backend-host-leak", "redirect_uri")}
+
+
+@pytest.mark.parametrize("body, kind", [
+    (f'<script src="http://{HOST}/app.js"></script>', "script src"),
+    (f'<link href="http://{HOST}/site.css" rel="stylesheet">', "stylesheet"),
+    (f"<link rel='stylesheet' href='http://{HOST}/site.css'>", "stylesheet"),
+    (f'<iframe width=3 src="http://{HOST}/embed"></iframe>', "iframe src"),
+    (f'<form method="post" action="http://{HOST}/login">', "form action"),
+    (f'<script>fetch("http://{HOST}/api/items")</script>', "script/style"),
+])
+def test_active_mixed_content_is_an_error(body, kind):
+    found = inspect(ex(body=f"<p>hello</p>{body}"))
+    assert [(f.rule, f.severity) for f in found] == [("insecure-absolute-url", "error")]
+    assert kind in found[0].evidence
+
+
+@pytest.mark.parametrize("body", [
+    f'<img src="http://{HOST}/logo.png">', f'<a href="http://{HOST}/next">next</a>',
+    f'<video src="http://{HOST}/v.mp4"></video>', f'<link rel="canonical" href="http://{HOST}/">',
+])
+def test_passive_mixed_content_and_links_stay_warnings(body):
+    assert [(f.rule, f.severity) for f in inspect(ex(body=body))] == [("insecure-absolute-url", "warning")]
+
+
+def test_urls_in_json_are_fetched_by_scripts_so_an_error():
+    found = inspect(ex(headers=[("Content-Type", "application/json")], body=f'{{"next_url": "http://{HOST}/t?p=2"}}'))
+    assert [f.severity for f in found] == ["error"]
+
+
+def test_one_active_url_among_many_links_makes_the_error():
+    body = "".join(f'<a href="http://{HOST}/{i}">{i}</a>' for i in range(20)) + f'<script src="http://{HOST}/a.js">'
+    assert [f.severity for f in inspect(ex(body=body))] == ["error"]
+
+
 # --- differential ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("status, body, rule", [
+    (422, "<h1>The change you wanted was rejected.</h1>", "csrf-origin-rejected"),  # Rails public/422.html
+    (419, "Page Expired", "csrf-origin-rejected"),  # Laravel
+    (419, "", "csrf-origin-rejected"),  # 419 is Laravel's CSRF status
+    (403, "Cross-site POST form submissions are forbidden", "csrf-origin-rejected"),  # SvelteKit
+    (500, "Error: Invalid Server Actions request.", "csrf-origin-rejected"),  # Next.js, a 500 yet a CSRF check
+    (403, "Invalid CSRF token found for https://x/login", "csrf-origin-rejected"),  # Spring Security
+    (403, "Forbidden", "rejected-under-frontend"),
+    (400, "Bad Request", "rejected-under-frontend"),
+    (502, "", "server-error-under-frontend"),
+])
+def test_rejections_are_named_by_what_refused_them(status, body, rule):
+    actual = ex(status, method="POST", path="/submit", body=body)
+    assert {r for r, _ in rules(compare(actual, ex(302, [("Location", "/done")], method="POST", path="/submit")))} \
+        == {rule}
+
+
+def test_no_rejection_when_the_reference_fails_too_or_the_front_end_succeeds():
+    assert compare(ex(404), ex(404)) == [] and compare(ex(200), ex(403)) == []
+
+
+def test_secure_attribute_dropped_is_told_apart_from_never_secure():
+    actual = ex(200, [("Set-Cookie", "sid=1; Path=/; HttpOnly")])
+    ref = ex(200, [("Set-Cookie", "sid=2; Path=/; HttpOnly; Secure")])
+    found = fold(inspect(actual) + compare(actual, ref))
+    assert rules(found) == {("secure-attribute-dropped", "sid")}  # not also cookie-not-secure
+    never = ex(200, [("Set-Cookie", "sid=1; Path=/")])
+    assert rules(fold(inspect(never) + compare(never, never))) == {("cookie-not-secure", "sid")}
+
+
+def test_embedded_url_downgrade_whatever_the_host():
+    actual = ex(302, [("Location", f"{PROVIDER}&redirect_uri=http%3A%2F%2Fpublic.example%2Fcb")])
+    ref = ex(302, [("Location", f"{PROVIDER}&redirect_uri=https%3A%2F%2Fpublic.example%2Fcb")])
+    assert rules(compare(actual, ref)) == {("insecure-redirect", "redirect_uri")}
+
+
+def test_an_app_that_trusts_no_proxy_fails_everywhere_but_as_plain_http():
+    post = dict(method="POST", path="/form", request_headers=[("Origin", f"https://{HOST}")])
+    actual = ex(403, body="Cross-site POST form submissions are forbidden", **post)
+    plain = ex(303, [("Location", "/form")], **post)
+    found = compare(actual, ref=None, plain=plain)  # the front end already sends X-Forwarded-Proto: https
+    assert [(f.rule, f.cause) for f in found] == [("csrf-origin-rejected", "no-proxy-trust")]
+    assert compare(actual, ref=ex(303, **post), plain=plain)[0].cause == ""  # the reference works: trusting fixes it
+    assert compare(actual, ref=None, plain=ex(403, **post)) == []  # fails as plain HTTP too: not the front end
+
+
+def test_a_loop_folds_its_side_effects_into_one_finding():
+    actual = ex(301, [("Location", f"https://{HOST}/login")])
+    ref = ex(200, [("Set-Cookie", "sid=1; Secure")])
+    found = fold(inspect(actual) + compare(actual, ref))
+    assert rules(found) == {("https-redirect-loop", f"https://{HOST}/login")}
+    assert "secure-cookie-dropped sid" in found[0].evidence
+
+
 
 def test_secure_cookie_dropped():
     actual = ex(200, [("X-Powered-By", "Express")])

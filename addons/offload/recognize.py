@@ -1,0 +1,180 @@
+"""Framework recognition: which framework (or well-known app) answered, from evidence gathered over the whole app.
+
+Each sign is one thing a response can show (a header value, a cookie name, a body marker) with a weight: 3 when only
+that framework produces it, 2 when it is typical but another stack could show it, 1 when it is shared (a cookie named
+`session`). A name is given only when the signs seen for it add up to NAMED_AT, so no single weak or medium sign
+names anything. Stacks are layered: a well-known app over the framework it is built with, a framework over the one it
+extends (NestJS over Express), over the server that hosts it (Django over gunicorn, Next.js over Node): the highest
+layer that is sure wins. Evidence is kept per app, not per route, so one run names one framework.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .exchange import Exchange
+
+NAMED_AT = 3
+
+# Layers, highest wins when sure.
+SERVER, BASE, FRAMEWORK, APP = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Sign:
+    name: str  # the framework or app it points at
+    where: str  # "header:<name>", "cookie", "cookie-value:<name>", "body", "body-error"
+    pattern: re.Pattern
+    weight: int
+    variant: str = ""  # e.g. "express-session": shown in the name, "Express (express-session)"
+
+
+def _s(name: str, where: str, pattern: str, weight: int, variant: str = "", flags: int = 0) -> Sign:
+    return Sign(name, where, re.compile(pattern, flags), weight, variant)
+
+
+# Layer of every name a sign can give.
+LAYER = {
+    "gunicorn": SERVER, "Puma": SERVER, "Node.js": SERVER,
+    "Express": BASE, "Koa": BASE, "Fastify": BASE, "hapi": BASE, "FastAPI/Starlette (uvicorn)": BASE,
+    "Tornado": BASE, "ASP.NET Core": BASE, "Spring Boot": BASE, "Go net/http": BASE, "Sinatra/Rack": BASE,
+    "Symfony": BASE,
+    "NestJS": FRAMEWORK, "Next.js": FRAMEWORK, "Nuxt": FRAMEWORK, "SvelteKit": FRAMEWORK, "Remix": FRAMEWORK,
+    "Django": FRAMEWORK, "Flask": FRAMEWORK, "Rails": FRAMEWORK, "Laravel": FRAMEWORK, "Phoenix": FRAMEWORK,
+    "Datasette": APP, "Jupyter Server": APP, "Grafana": APP, "Gitea": APP, "Verdaccio": APP, "WordPress": APP,
+}
+
+# Sources: the frameworks' own code (named per sign); the research notes are summarised in the README's
+# "frameworks" table. Header values are matched at their start.
+SIGNS: tuple[Sign, ...] = (
+    # Node
+    _s("Express", "header:x-powered-by", r"^Express\b", 3),  # express/lib/application.js: x-powered-by
+    _s("Express", "cookie", r"^connect\.sid$", 3, "express-session"),  # express-session default name
+    _s("Express", "cookie", r"^(session|express:sess)\.sig$", 3, "cookie-session"),  # cookie-session signature
+    _s("Express", "body-error", r"<pre>Cannot (GET|POST|HEAD|PUT|DELETE|PATCH|OPTIONS) /", 2),  # finalhandler
+    _s("NestJS", "body-error", r'^\{"message":"Cannot (GET|POST|HEAD|PUT|DELETE|PATCH|OPTIONS) [^"]*",'
+                               r'"error":"Not Found","statusCode":404\}$', 3),  # @nestjs/core RouterExplorer 404
+    _s("Koa", "cookie", r"^koa[.:]sess(\.sig)?$", 3),  # koa-session default key
+    _s("Koa", "body-error", r"Cannot send secure cookie over unencrypted connection", 3),  # cookies/index.js
+    _s("Fastify", "body-error", r'"message":"Route (GET|POST|HEAD|PUT|DELETE|PATCH|OPTIONS):[^"]* not found"', 3),
+    _s("Fastify", "cookie", r"^sessionId$", 2),  # @fastify/session default cookieName
+    _s("hapi", "body-error", r'^\{"statusCode":404,"error":"Not Found","message":"Not Found"\}$', 2),  # @hapi/boom
+    _s("Next.js", "header:x-powered-by", r"^Next\.js\b", 3),  # next/dist/server: poweredByHeader
+    _s("Next.js", "body", r"/_next/static/|__NEXT_DATA__|self\.__next_f", 3),
+    _s("Next.js", "body-error", r"Invalid Server Actions request", 3),  # next/dist/server/app-render/action-handler
+    _s("Nuxt", "body", r"__NUXT__|/_nuxt/", 3),
+    _s("SvelteKit", "body", r"__sveltekit_|/_app/immutable/|data-sveltekit-", 3),
+    _s("SvelteKit", "body-error", r"Cross-site (POST|PUT|PATCH|DELETE) form submissions are forbidden", 3),
+    _s("Remix", "body", r"__remixContext", 3),
+    # Python
+    _s("Django", "cookie", r"^(sessionid|csrftoken)$", 3),  # django/conf/global_settings.py
+    _s("Django", "body", r'name="csrfmiddlewaretoken"', 3),  # django/middleware/csrf.py
+    _s("Django", "body-error", r"Origin checking failed|Referer checking failed|CSRF verification failed", 3),
+    _s("Django", "header:server", r"^WSGIServer/.* CPython", 2),  # django runserver (wsgiref)
+    # SecurityMiddleware's defaults (SECURE_REFERRER_POLICY, SECURE_CROSS_ORIGIN_OPENER_POLICY: django/conf/
+    # global_settings.py); each alone is common, together with another sign they point at Django.
+    _s("Django", "header:referrer-policy", r"^same-origin$", 1),
+    _s("Django", "header:cross-origin-opener-policy", r"^same-origin$", 1),
+    _s("Flask", "header:server", r"^Werkzeug/", 2),  # werkzeug/serving.py: the development server
+    _s("Flask", "cookie", r"^session$", 1),
+    # flask/sessions.py SecureCookieSessionInterface; Starlette's SessionMiddleware signs with itsdangerous too
+    _s("Flask", "cookie-value:session", r"^itsdangerous$", 1),
+    _s("gunicorn", "header:server", r"^gunicorn\b", 3),
+    _s("FastAPI/Starlette (uvicorn)", "header:server", r"^uvicorn\b", 3),
+    _s("Tornado", "header:server", r"^TornadoServer/", 3),  # tornado/web.py: RequestHandler.clear()
+    _s("Datasette", "body", r'Powered by <a href="https://datasette\.io/"', 3),  # datasette/templates/_footer.html
+    _s("Datasette", "header:link", r'rel="alternate"; type="application/json\+datasette"', 3),
+    _s("Jupyter Server", "body", r'jupyter-config-data|"baseUrl":\s*"/"', 2),
+    _s("Jupyter Server", "cookie", r"^_xsrf$", 1),
+    # Ruby
+    _s("Rails", "body", r'<meta name="csrf-param" content="authenticity_token"', 3),  # csrf_meta_tags
+    _s("Rails", "cookie", r"^_[\w-]+_session$", 2),  # session_store default key: _<app>_session
+    _s("Rails", "header:x-runtime", r"^\d+\.\d+$", 2),  # Rack::Runtime, in Rails' default middleware
+    _s("Rails", "body-error", r"The change you wanted was rejected", 2),  # public/422.html
+    _s("Puma", "header:server", r"^Puma\b", 3),
+    _s("Sinatra/Rack", "header:x-cascade", r"^pass$", 2),
+    # PHP, JVM, .NET, Elixir, Go
+    _s("Laravel", "cookie", r"^laravel_session$", 3),
+    _s("Laravel", "cookie", r"^XSRF-TOKEN$", 1),
+    _s("Laravel", "body-error", r"Page Expired|CSRF token mismatch", 2),
+    _s("Symfony", "header:x-debug-token", r".", 3),
+    _s("Symfony", "cookie", r"^sf_redirect$", 3),
+    _s("Spring Boot", "cookie", r"^JSESSIONID$", 2),
+    _s("Spring Boot", "body-error", r"Whitelabel Error Page", 3),
+    _s("ASP.NET Core", "cookie", r"^\.AspNetCore\.", 3),
+    _s("ASP.NET Core", "header:server", r"^Kestrel\b", 3),
+    _s("ASP.NET Core", "header:x-powered-by", r"^ASP\.NET\b", 2),
+    _s("Phoenix", "cookie", r"^_[\w-]+_key$", 1),
+    _s("Phoenix", "body", r'data-phx-(main|session|static)|phx-socket', 3),
+    _s("Go net/http", "body-error", r"^404 page not found\n?$", 2),
+    _s("Grafana", "cookie", r"^grafana_session$", 3),
+    _s("Gitea", "cookie", r"^i_like_gitea$", 3),
+    _s("WordPress", "body", r'<meta name="generator" content="WordPress', 3),
+)
+
+# Header names signs read (besides Set-Cookie): the glue decodes these for the rules and the recognizer.
+HEADERS = frozenset(s.where.split(":", 1)[1] for s in SIGNS if s.where.startswith("header:"))
+_BY_WHERE: dict[str, tuple[Sign, ...]] = {}
+for _sign in SIGNS:
+    _BY_WHERE[_sign.where] = _BY_WHERE.get(_sign.where, ()) + (_sign,)
+
+
+def signs_in(ex: Exchange) -> set[Sign]:
+    """Every sign one answer shows."""
+    found: set[Sign] = set()
+    for where, signs in _BY_WHERE.items():
+        kind, _, name = where.partition(":")
+        if kind == "header":
+            values = ex.header_all(name)
+            found.update(s for s in signs for v in values if s.pattern.search(v))
+        elif kind == "cookie":
+            found.update(s for s in signs for c in ex.cookies if s.pattern.search(c.name))
+        elif kind == "cookie-value":
+            found.update(s for s in signs for c in ex.cookies if c.name == name and c.shape
+                         and s.pattern.search(c.shape))
+        elif kind == "body" and ex.body:
+            found.update(s for s in signs if s.pattern.search(ex.body))
+        elif kind == "body-error" and ex.body and ex.status >= 400:
+            found.update(s for s in signs if s.pattern.search(ex.body[:4096]))
+    return found
+
+
+@dataclass
+class Recognizer:
+    """The evidence seen so far for one app, and the name it supports."""
+
+    seen: set[Sign] = field(default_factory=set)
+
+    def see(self, exchanges: Iterable[Exchange | None]) -> None:
+        for ex in exchanges:
+            if ex is not None:
+                self.seen |= signs_in(ex)
+
+    def scores(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for s in self.seen:
+            out[s.name] = out.get(s.name, 0) + s.weight
+        return out
+
+    @property
+    def name(self) -> str:
+        """The recognised framework ("" when unsure), with the variant its signs show (express-session...)."""
+        sure = {n: score for n, score in self.scores().items() if score >= NAMED_AT}
+        if not sure:
+            return ""
+        top = max(LAYER[n] for n in sure)
+        best = sorted(((score, n) for n, score in sure.items() if LAYER[n] == top), reverse=True)
+        if len(best) > 1 and best[0][0] == best[1][0]:
+            return ""  # two stacks equally sure: do not guess
+        name = best[0][1]
+        variants = sorted({s.variant for s in self.seen if s.name == name and s.variant})
+        return f"{name} ({variants[0]})" if len(variants) == 1 else name
+
+
+def recognize(*exchanges: Exchange | None) -> str:
+    """The framework these answers show on their own ("" when unsure)."""
+    r = Recognizer()
+    r.see(exchanges)
+    return r.name
