@@ -9,7 +9,8 @@ from .profiles import HeaderRule, Profile
 
 # The rules whose cause is "the app does not know the request was HTTPS".
 SCHEME_RULES = {"secure-cookie-dropped", "https-redirect-loop", "insecure-redirect", "csrf-origin-rejected",
-                "server-error-under-frontend", "insecure-absolute-url"}
+                "server-error-under-frontend", "insecure-absolute-url", "rejected-under-frontend",
+                "secure-attribute-dropped"}
 COOKIE_RULES = {"samesite-none-without-secure", "cookie-prefix-violation", "cookie-not-secure"}
 
 
@@ -26,8 +27,32 @@ class Context:
 _TRUST = {
     "Express": "app.set('trust proxy', 1) (one front end; or 'linklocal'/'uniquelocal'/its CIDR) before the session "
                "middleware, so req.secure follows X-Forwarded-Proto.",
+    "NestJS": "app.set('trust proxy', 1) on the NestExpressApplication (NestFactory.create<NestExpressApplication>"
+              "(AppModule)) before app.use(session(...)) (https://docs.nestjs.com/security/rate-limiting#proxies); "
+              "with the Fastify adapter: new FastifyAdapter({ trustProxy: true }).",
     "Koa": "app.proxy = true, so ctx.secure follows X-Forwarded-Proto.",
-    "Fastify": "Fastify({ trustProxy: '<front end CIDR>' }) (or true), so request.protocol follows X-Forwarded-Proto.",
+    "Fastify": "Fastify({ trustProxy: true }) (or the front end's address or CIDR), so request.protocol follows "
+               "X-Forwarded-Proto; a hop count such as 1 trusts nothing in Fastify 5 "
+               "(https://fastify.dev/docs/latest/Reference/Server/#trustproxy).",
+    "hapi": "hapi reads no X-Forwarded-* and has no trust setting: rebuild the URL in an onRequest extension "
+            "(request.setUrl, https://hapi.dev/api/#-requestseturlurl-stripTrailingSlash): "
+            "server.ext('onRequest', (request, h) => { const proto = request.headers['x-forwarded-proto']; if (proto) "
+            "{ const host = request.headers['x-forwarded-host'] || request.info.host; request.setUrl(`${proto.split("
+            "',')[0].trim()}://${host}${request.url.pathname}${request.url.search}`); } return h.continue; }); only "
+            "behind a front end that overwrites X-Forwarded-Proto.",
+    "SvelteKit": "adapter-node: PROTOCOL_HEADER=x-forwarded-proto HOST_HEADER=x-forwarded-host in the server's "
+                 "environment (or ORIGIN=https://<public host>), so url.origin and the CSRF check see the public "
+                 "https origin (https://svelte.dev/docs/kit/adapter-node#Environment-variables).",
+    "Tornado": "HTTPServer(app, xheaders=True) (or app.listen(port, xheaders=True)): Tornado then takes the scheme from "
+               "X-Forwarded-Proto/X-Scheme, from any peer (https://www.tornadoweb.org/en/stable/guide/running.html"
+               "#running-behind-a-load-balancer).",
+    "Symfony": "framework.trusted_proxies: '<front end CIDR>' and trusted_headers: ['x-forwarded-for', "
+               "'x-forwarded-proto', 'x-forwarded-host'] in config/packages/framework.yaml "
+               "(https://symfony.com/doc/current/deployment/proxies.html).",
+    "Phoenix": "plug Plug.RewriteOn, [:x_forwarded_proto, :x_forwarded_host] early in the endpoint (only behind a "
+               "front end that overwrites them), and url: [scheme: \"https\", port: 443] in the endpoint config.",
+    "Sinatra/Rack": "Rack takes X-Forwarded-Proto as sent (first value, exactly 'https'): check that the front end's "
+                    "value reaches the app unchanged.",
     "Next.js": "Next.js believes X-Forwarded-Proto as sent; make sure exactly one value 'https' reaches it.",
     "Django": "SECURE_PROXY_SSL_HEADER = ('HTTP_X_FORWARDED_PROTO', 'https') in settings.py (only behind a front end "
               "that overwrites or strips the client's copy).",
@@ -37,8 +62,8 @@ _TRUST = {
                                    "(or FORWARDED_ALLOW_IPS); the default trusts only 127.0.0.1.",
     "gunicorn": "gunicorn --forwarded-allow-ips='<front end address or CIDR>' (or FORWARDED_ALLOW_IPS); the default "
                 "trusts only 127.0.0.1,::1. X-Forwarded-Proto: https is in its secure_scheme_headers.",
-    "Rails": "config.assume_ssl = true (Rails 7.1+) or let Rack read X-Forwarded-Proto; config.force_ssl then "
-             "stops looping.",
+    "Rails": "Rack takes X-Forwarded-Proto as sent, with no setting (first value, exactly 'https'): check that the "
+             "front end's value reaches the app unchanged; config.force_ssl = true then stops looping.",
     "ASP.NET Core": "app.UseForwardedHeaders() with ForwardedHeaders.XForwardedFor | XForwardedProto and the front end "
                     "in KnownIPNetworks (or ASPNETCORE_FORWARDEDHEADERS_ENABLED=true), before UseHttpsRedirection.",
     "Spring Boot": "server.forward-headers-strategy=native (locally the default is NONE; on Azure it is NATIVE) and "
@@ -52,22 +77,43 @@ _MAP_ARR_SSL = {
     "Express": "before the session middleware: app.use((req, res, next) => { if (req.headers['x-arr-ssl'] && "
                "!req.headers['x-forwarded-proto']) req.headers['x-forwarded-proto'] = 'https'; next(); }); with "
                "app.set('trust proxy', 1).",
+    "NestJS": "before app.use(session(...)): app.use((req, res, next) => { if (req.headers['x-arr-ssl'] && "
+              "!req.headers['x-forwarded-proto']) req.headers['x-forwarded-proto'] = 'https'; next(); }); with "
+              "app.set('trust proxy', 1) on the NestExpressApplication.",
     "Koa": "app.proxy = true and, first: app.use(async (ctx, next) => { if (ctx.get('x-arr-ssl') && "
            "!ctx.get('x-forwarded-proto')) ctx.req.headers['x-forwarded-proto'] = 'https'; await next(); }).",
-    "Fastify": "trustProxy plus an onRequest hook: if (request.headers['x-arr-ssl'] && "
-               "!request.headers['x-forwarded-proto']) request.headers['x-forwarded-proto'] = 'https'.",
+    "Fastify": "Fastify({ trustProxy: true }) plus, first: fastify.addHook('onRequest', async (request) => { if "
+               "(request.headers['x-arr-ssl'] && !request.headers['x-forwarded-proto']) "
+               "request.raw.headers['x-forwarded-proto'] = 'https'; }).",
+    "hapi": "an onRequest extension that rebuilds the URL as https when X-ARR-SSL is present: server.ext('onRequest', "
+            "(request, h) => { if (request.headers['x-arr-ssl']) request.setUrl(`https://${request.info.host}"
+            "${request.url.pathname}${request.url.search}`); return h.continue; }).",
+    "SvelteKit": "adapter-node cannot read X-ARR-SSL: set ORIGIN=https://<public host> in the server's environment "
+                 "(https://svelte.dev/docs/kit/adapter-node#Environment-variables).",
+    "Tornado": "HTTPServer(app, protocol='https'): Tornado's setting for a proxy that sends none of the headers "
+               "xheaders reads; every request then counts as https "
+               "(https://www.tornadoweb.org/en/stable/httpserver.html).",
     "Next.js": "Next.js reads only X-Forwarded-Proto (exact value 'https'): have the front end send it (see below); "
                "there is no Next.js setting for x-arr-ssl.",
     "Django": "a first middleware: if 'HTTP_X_ARR_SSL' in request.META: request.META['HTTP_X_FORWARDED_PROTO'] = "
               "'https', plus SECURE_PROXY_SSL_HEADER = ('HTTP_X_FORWARDED_PROTO', 'https'); x-arr-ssl's value is "
               "certificate text, so SECURE_PROXY_SSL_HEADER cannot match it directly.",
-    "Flask": "a WSGI shim before ProxyFix: def app_(environ, start): environ.setdefault('HTTP_X_FORWARDED_PROTO', "
-             "'https') if 'HTTP_X_ARR_SSL' in environ else None; return inner(environ, start).",
-    "FastAPI/Starlette (uvicorn)": "an ASGI middleware that sets scope['scheme'] = 'https' when an x-arr-ssl header "
-                                   "is present (uvicorn's proxy headers read only X-Forwarded-Proto).",
+    "Flask": "ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1) and around it a shim that turns X-ARR-SSL into "
+             "X-Forwarded-Proto: inner = app.wsgi_app; app.wsgi_app = lambda env, start: inner(dict(env, "
+             "HTTP_X_FORWARDED_PROTO='https') if 'HTTP_X_ARR_SSL' in env and 'HTTP_X_FORWARDED_PROTO' not in env "
+             "else env, start).",
+    "FastAPI/Starlette (uvicorn)": "an ASGI middleware that sets the scheme when X-ARR-SSL is present (uvicorn's proxy "
+                                   "headers read only X-Forwarded-Proto): class ArrSSL: def __init__(self, app): "
+                                   "self.app = app; async def __call__(self, scope, receive, send): if scope['type'] "
+                                   "in ('http', 'websocket') and any(k == b'x-arr-ssl' for k, _ in scope['headers']):"
+                                   " scope = {**scope, 'scheme': 'https' if scope['type'] == 'http' else 'wss'}; "
+                                   "await self.app(scope, receive, send); then app.add_middleware(ArrSSL).",
     "gunicorn": "gunicorn's secure_scheme_headers compare exact values and x-arr-ssl carries certificate text: map it "
                 "in a WSGI middleware (environ['wsgi.url_scheme'] = 'https' when HTTP_X_ARR_SSL is set).",
-    "Rails": "config.assume_ssl = true (Rails 7.1+): the one framework setting made for a front end like this.",
+    "Rails": "Rails 7.1+: config.assume_ssl = true. Rails 6.1 and 7.0 (no assume_ssl): a first middleware in "
+             "config/application.rb: class ArrSslIsHttps; def initialize(app); @app = app; end; def call(env); "
+             "env['HTTPS'] = 'on' if env['HTTP_X_ARR_SSL']; @app.call(env); end; end and "
+             "config.middleware.insert_before 0, ArrSslIsHttps.",
     "ASP.NET Core": "app.Use((ctx, next) => { if (ctx.Request.Headers.ContainsKey(\"X-ARR-SSL\")) "
                     "ctx.Request.Scheme = \"https\"; return next(); }); before UseHttpsRedirection.",
     "Spring Boot": "a servlet filter that wraps the request as secure when X-ARR-SSL is present "
@@ -78,7 +124,9 @@ _MAP_ARR_SSL = {
 
 # "The front end only sends RFC 7239 Forwarded" (frameworks.md 2: Rack and Spring's FRAMEWORK strategy read it).
 _FORWARDED = {
-    "Rails": "Rack reads Forwarded: proto=https; check that nothing strips it, and config.assume_ssl = true otherwise.",
+    "Rails": "Rack 3 (Rails 7.1+) reads Forwarded: proto=https; Rack 2.2 (Rails 6.1, 7.0) does not: a first "
+             "middleware setting env['HTTPS'] = 'on' when env['HTTP_FORWARDED'] has proto=https, or "
+             "config.assume_ssl = true on 7.1+.",
     "Spring Boot": "server.forward-headers-strategy=framework (ForwardedHeaderFilter reads Forwarded).",
     "Express": "Express does not read Forwarded: map proto=https to X-Forwarded-Proto in a first middleware, with "
                "app.set('trust proxy', 1).",
@@ -98,10 +146,17 @@ _COOKIE = {
                                  "1); secure: 'auto' silently drops Secure when Express does not see HTTPS.",
     "Express (cookie-session)": "cookieSession({ secure: true }) with app.set('trust proxy', 1).",
     "Express": "res.cookie(name, value, { secure: true }) (with app.set('trust proxy', 1)).",
+    "NestJS": "session({ cookie: { secure: true, sameSite: 'lax' } }) with app.set('trust proxy', 1) on the "
+              "NestExpressApplication.",
     "Koa": "ctx.cookies.set(name, value, { secure: true }) with app.proxy = true.",
+    "Fastify": "cookie: { secure: true } (@fastify/session, @fastify/cookie) with Fastify({ trustProxy: true }).",
+    "Tornado": "self.set_cookie(name, value, secure=True) (set_signed_cookie(..., secure=True)).",
+    "hapi": "server.state(name, { isSecure: true }) (hapi's default).",
+    "SvelteKit": "cookies.set(name, value, { path: '/', secure: true }) (SvelteKit's default outside http://localhost).",
     "Django": "SESSION_COOKIE_SECURE = True and CSRF_COOKIE_SECURE = True in settings.py.",
     "Flask": "app.config.update(SESSION_COOKIE_SECURE=True); response.set_cookie(..., secure=True).",
-    "Rails": "config.force_ssl = true (marks cookies Secure) with config.assume_ssl = true behind the front end.",
+    "Rails": "config.force_ssl = true (marks the session cookie Secure; https://guides.rubyonrails.org/configuring.html"
+             "#config-force-ssl).",
     "ASP.NET Core": "CookieOptions { Secure = true } / options.Cookie.SecurePolicy = CookieSecurePolicy.Always.",
     "Spring Boot": "server.servlet.session.cookie.secure=true.",
     "Laravel": "'secure' => true in config/session.php (SESSION_SECURE_COOKIE=true).",
@@ -153,34 +208,80 @@ _SPOOF = {
     "Spring Boot": "server.tomcat.remoteip.internal-proxies: only the front end's addresses; the FRAMEWORK "
                    "strategy trusts everyone.",
     "Laravel": "trustProxies(at: '<front end CIDR>') rather than '*'.",
+    "NestJS": "set 'trust proxy' to the front end's address, CIDR or hop count (e.g. 1, 'linklocal'), never true.",
+    "Tornado": "xheaders=True trusts every peer: keep the app reachable only through the front end.",
+    "SvelteKit": "PROTOCOL_HEADER/HOST_HEADER/ADDRESS_HEADER are believed from anyone: keep the app reachable only "
+                 "through a front end that overwrites them.",
 }
 _GENERIC_SPOOF = ("trust X-Forwarded-* only from the front end's address; a client that reaches the app without it "
                   "must not be believed.")
 
 
-def for_finding(rule: str, framework: str, ctx: Context) -> str:
-    """The fix for one finding; framework "" gives generic advice."""
-    base = framework.split(" (")[0] if framework.startswith("Express") else framework
+# Well-known apps with a setting of their own for running behind a TLS front end: that setting comes first.
+_APP_SETTING = {
+    "Datasette": "datasette serve ... --setting force_https_urls 1 "
+                 "(https://docs.datasette.io/en/stable/settings.html#force-https-urls).",
+    "Jupyter Server": "c.ServerApp.trust_xheaders = True (or jupyter server --ServerApp.trust_xheaders=True) "
+                      "(https://jupyter-server.readthedocs.io/en/latest/other/full-config.html).",
+    "Grafana": "[server] root_url = https://<public host>/ in grafana.ini (or GF_SERVER_ROOT_URL) "
+               "(https://grafana.com/docs/grafana/latest/setup-grafana/configure-grafana/#root_url).",
+    "Gitea": "[server] ROOT_URL = https://<public host>/ in app.ini "
+             "(https://docs.gitea.com/administration/config-cheat-sheet#server-server).",
+    "Verdaccio": "VERDACCIO_PUBLIC_URL=https://<public host> in the server's environment "
+                 "(https://verdaccio.org/docs/reverse-proxy).",
+    "WordPress": "in wp-config.php, before the 'stop editing' line: if (($_SERVER['HTTP_X_FORWARDED_PROTO'] ?? '') "
+                 "=== 'https') { $_SERVER['HTTPS'] = 'on'; } "
+                 "(https://developer.wordpress.org/advanced-administration/security/https/).",
+}
+
+# Frameworks whose cookies lose Secure (or are not sent) when the app does not see HTTPS: a cookie fix alone would
+# recreate the bug under a front end the app does not understand, so their cookie advice carries the scheme fix.
+_COOKIE_NEEDS_SCHEME = {"Express", "NestJS", "Koa", "Fastify", "Rails", "Tornado", "SvelteKit", "hapi"}
+
+_NO_TRUST = ("the app believes no forwarded header at all: it fails the same way when the front end sends "
+             "X-Forwarded-Proto: https, and works only as plain HTTP. ")
+
+
+def base_name(framework: str) -> str:
+    """The framework without its variant: "Express (express-session)" is Express."""
+    return framework.split(" (")[0] if framework.startswith("Express") else framework
+
+
+def scheme_fix(base: str, ctx: Context) -> str:
+    """How the app learns that a request was HTTPS, given what this front end sends."""
+    front = f" Or at the front end: {ctx.frontend_fix}" if ctx.frontend_fix else ""
+    if base in _APP_SETTING:
+        return _APP_SETTING[base] + (front if ctx.https_header != "X-Forwarded-Proto" else "")
+    trust = _TRUST.get(base, _GENERIC_TRUST)
+    if ctx.https_header == "X-Forwarded-Proto":
+        return trust
+    if ctx.https_header == "X-ARR-SSL":
+        text = _MAP_ARR_SSL.get(base, _GENERIC_MAP)
+    elif ctx.https_header == "Forwarded":
+        text = _FORWARDED.get(base, _GENERIC_FORWARDED)
+    else:
+        text = "nothing in the forwarded request says HTTPS; make the front end send X-Forwarded-Proto, then " + trust
+    return text + front
+
+
+def for_finding(rule: str, framework: str, ctx: Context, cause: str = "") -> str:
+    """The fix for one finding; framework "" gives generic advice. Never one that recreates the problem under this
+    front end (a Secure cookie for an app that does not see HTTPS here is a dropped cookie)."""
+    base = base_name(framework)
     if rule in SCHEME_RULES:
-        trust = _TRUST.get(base, _GENERIC_TRUST)
-        if ctx.https_header == "X-Forwarded-Proto":
-            return trust
-        if ctx.https_header == "X-ARR-SSL":
-            text = _MAP_ARR_SSL.get(base, _GENERIC_MAP)
-        elif ctx.https_header == "Forwarded":
-            text = _FORWARDED.get(base, _GENERIC_FORWARDED)
-        else:
-            text = "nothing in the forwarded request says HTTPS; make the front end send X-Forwarded-Proto, then " + trust
-        return text + (f" Or at the front end: {ctx.frontend_fix}" if ctx.frontend_fix else "")
+        return (_NO_TRUST if cause == "no-proxy-trust" else "") + scheme_fix(base, ctx)
     if rule in COOKIE_RULES:
         text = _COOKIE.get(framework) or _COOKIE.get(base) or "add Secure to the cookie (and SameSite=Lax or None)."
         if rule == "cookie-prefix-violation":
             text = "__Secure- cookies need Secure; __Host- cookies need Secure, Path=/ and no Domain; " + text
+        if base in _COOKIE_NEEDS_SCHEME and ctx.https_header != "X-Forwarded-Proto":
+            text += " Behind this front end the app must also see HTTPS, or the cookie is dropped: " + \
+                scheme_fix(base, ctx)
         return text
     if rule == "trust-depends-on-loopback":
         return _LOOPBACK.get(base, _GENERIC_LOOPBACK).format(peer=ctx.peer or "the front end's address")
     if rule == "backend-host-leak":
-        return _HOST_LEAK
+        return _APP_SETTING.get(base, _HOST_LEAK)
     if rule == "trusts-spoofed-forwarding":
         return _SPOOF.get(base, _GENERIC_SPOOF)
     if rule == "client-ip-port":
@@ -190,8 +291,7 @@ def for_finding(rule: str, framework: str, ctx: Context) -> str:
 
 def keeps_port_in_client_ip(framework: str) -> bool:
     """Frameworks that put X-Forwarded-For's 'ip:port' into their client IP unparsed (frameworks.md 2.1-2.3, 2.6)."""
-    base = framework.split(" (")[0]
-    return base in _IP_PORT
+    return base_name(framework) in _IP_PORT
 
 
 def context_for(profile: Profile, rules: tuple[HeaderRule, ...], peer: str = "") -> Context:
@@ -211,7 +311,7 @@ def https_signal(rules: tuple[HeaderRule, ...]) -> str:
 def complete(finding: Finding, frontend: str, framework: str, ctx: Context) -> Finding:
     """A rule's finding with its front end, the framework guessed and the fix."""
     return replace(finding, frontend=frontend, framework=framework,
-                   advice=for_finding(finding.rule, framework, ctx))
+                   advice=for_finding(finding.rule, framework, ctx, finding.cause))
 
 
 def ip_port_finding(profile: Profile, framework: str, xff: str) -> Finding | None:

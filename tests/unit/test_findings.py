@@ -97,7 +97,12 @@ XFP = advice.Context("X-Forwarded-Proto", peer="169.254.129.1")
     ("Koa", "app.proxy = true", "app.proxy = true"),
     ("Django", "HTTP_X_ARR_SSL", "SECURE_PROXY_SSL_HEADER"),
     ("Flask", "HTTP_X_ARR_SSL", "ProxyFix"),
-    ("Rails", "assume_ssl", "assume_ssl"),
+    ("Rails", "insert_before 0, ArrSslIsHttps", "Rack takes X-Forwarded-Proto as sent"),
+    ("NestJS", "x-arr-ssl", "NestExpressApplication"),
+    ("Tornado", "protocol='https'", "xheaders=True"),
+    ("hapi", "x-arr-ssl", "request.setUrl"),
+    ("SvelteKit", "ORIGIN=https://", "PROTOCOL_HEADER=x-forwarded-proto"),
+    ("Datasette", "force_https_urls", "force_https_urls"),
     ("ASP.NET Core", "X-ARR-SSL", "KnownIPNetworks"),
     ("Spring Boot", "X-ARR-SSL", "forward-headers-strategy"),
     ("Laravel", "X-ARR-SSL", "trustProxies"),
@@ -111,6 +116,37 @@ def test_scheme_advice_depends_on_the_framework_and_on_what_the_front_end_sends(
     assert without_xfp in advice.for_finding("secure-cookie-dropped", framework, XARR)
     assert "Or at the front end: turn on enableXFF." in advice.for_finding("https-redirect-loop", framework, XARR)
     assert with_xfp in advice.for_finding("insecure-redirect", framework, XFP)
+
+
+def test_rails_advice_gives_each_version_its_own_fix():
+    text = advice.for_finding("csrf-origin-rejected", "Rails", XARR)
+    assert "Rails 7.1+: config.assume_ssl = true" in text and "Rails 6.1 and 7.0 (no assume_ssl)" in text
+    forwarded = advice.for_finding("https-redirect-loop", "Rails", advice.Context("Forwarded"))
+    assert "Rack 2.2 (Rails 6.1, 7.0) does not" in forwarded
+
+
+@pytest.mark.parametrize("framework", ["Express (express-session)", "NestJS", "Koa", "Fastify", "Rails"])
+def test_cookie_advice_never_recreates_the_seed_bug_under_a_front_end_the_app_does_not_understand(framework):
+    """Secure cookies for an app that does not see HTTPS are dropped cookies: the scheme fix comes with them."""
+    text = advice.for_finding("cookie-not-secure", framework, XARR)
+    assert "x_arr_ssl" in text.lower().replace("-", "_") and "must also see HTTPS" in text
+    assert "must also see HTTPS" not in advice.for_finding("cookie-not-secure", framework, XFP)
+
+
+def test_well_known_apps_get_their_own_setting_first():
+    assert advice.for_finding("insecure-absolute-url", "Datasette", XFP).startswith("datasette serve")
+    assert "root_url" in advice.for_finding("insecure-redirect", "Grafana", XARR)
+    assert "force_https_urls" in advice.for_finding("backend-host-leak", "Datasette", XFP)
+
+
+def test_an_app_that_trusts_no_proxy_is_told_so():
+    text = advice.for_finding("csrf-origin-rejected", "SvelteKit", XFP, cause="no-proxy-trust")
+    assert text.startswith("the app believes no forwarded header at all") and "PROTOCOL_HEADER" in text
+
+
+def test_spoof_advice_is_the_frameworks_own_not_its_servers():
+    assert "SECURE_PROXY_SSL_HEADER" in advice.for_finding("trusts-spoofed-forwarding", "Django", XFP)
+    assert "gunicorn" not in advice.for_finding("trusts-spoofed-forwarding", "Flask", XFP)
 
 
 def test_loopback_advice_names_the_peer():
