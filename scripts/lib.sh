@@ -52,13 +52,29 @@ ensure_venv() {
   find "$VENV" -maxdepth 1 -name ".offload-*" ! -name ".offload-$sum-*" -delete; touch "$stamp"
 }
 
-# node_modules for the bundled apps, exactly as locked in tests/apps/package-lock.json.
+# node_modules for the bundled apps, exactly as locked in each folder's package-lock.json: tests/apps (Express, Koa),
+# tests/apps/more (Fastify, hapi, NestJS, passport), and any other folder of tests/apps with a lock file of its own
+# (a build step runs where its package.json has one: Next.js, SvelteKit).
 ensure_node_apps() {
-  command -v node >/dev/null 2>&1 || die "Node.js is needed for the bundled apps (node 18 or newer) and was not found"
+  command -v node >/dev/null 2>&1 || die "Node.js is needed for the bundled apps (node 20 or newer) and was not found"
   command -v npm >/dev/null 2>&1 || die "npm is needed to install the bundled apps and was not found"
-  local stamp="$APPS/node_modules/.offload-$(cksum < "$APPS/package-lock.json" | cut -d' ' -f1)"
+  local dir
+  for dir in "$APPS" "$APPS"/*/; do
+    dir=${dir%/}
+    [ -f "$dir/package-lock.json" ] || continue
+    ensure_node_folder "$dir"
+  done
+}
+
+ensure_node_folder() {
+  local dir=$1 stamp
+  stamp="$dir/node_modules/.offload-$(cat "$dir/package-lock.json" "$dir"/*.js "$dir"/*.json 2>/dev/null | cksum | cut -d' ' -f1)"
   [ -f "$stamp" ] && return 0
-  say "installing the bundled Node apps (npm ci in tests/apps)"
-  (cd "$APPS" && npm ci --no-audit --no-fund --loglevel=error >&2) || die "npm ci in tests/apps failed"
-  touch "$stamp"
+  say "installing the bundled Node apps (npm ci in ${dir#"$ROOT"/})"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2) || die "npm ci in ${dir#"$ROOT"/} failed"
+  if grep -q '"build"' "$dir/package.json"; then
+    say "building ${dir#"$ROOT"/} (npm run build)"
+    (cd "$dir" && npm run build --silent >&2) || die "npm run build in ${dir#"$ROOT"/} failed"
+  fi
+  find "$dir/node_modules" -maxdepth 1 -name ".offload-*" -delete; touch "$stamp"
 }

@@ -150,7 +150,9 @@ _COOKIE = {
               "NestExpressApplication.",
     "Koa": "ctx.cookies.set(name, value, { secure: true }) with app.proxy = true.",
     "Fastify": "cookie: { secure: true } (@fastify/session, @fastify/cookie) with Fastify({ trustProxy: true }).",
-    "Tornado": "self.set_cookie(name, value, secure=True) (set_signed_cookie(..., secure=True)).",
+    "Tornado": "self.set_cookie(name, value, secure=True) (set_signed_cookie(..., secure=True)); a cookie made Secure "
+               "only when self.request.protocol == 'https' also needs HTTPServer(app, xheaders=True) behind a front "
+               "end (Tornado believes no forwarded header without it).",
     "hapi": "server.state(name, { isSecure: true }) (hapi's default).",
     "SvelteKit": "cookies.set(name, value, { path: '/', secure: true }) (SvelteKit's default outside http://localhost).",
     "Django": "SESSION_COOKIE_SECURE = True and CSRF_COOKIE_SECURE = True in settings.py.",

@@ -267,7 +267,8 @@ class Diagnose:
         if not self.session.findings.has_room((name, *finding.key[1:])):  # a full store: counted, not completed
             self.session.findings.dropped += 1
             return finding
-        finding = advice.complete(finding, name, framework, self.context())
+        context = self.session.contexts[name] = self.context()
+        finding = advice.complete(finding, name, framework, context)
         self.session.record(finding, log)
         return finding
 

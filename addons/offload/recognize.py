@@ -61,6 +61,9 @@ SIGNS: tuple[Sign, ...] = (
     _s("Fastify", "body-error", r'"message":"Route (GET|POST|HEAD|PUT|DELETE|PATCH|OPTIONS):[^"]* not found"', 3),
     _s("Fastify", "cookie", r"^sessionId$", 2),  # @fastify/session default cookieName
     _s("hapi", "body-error", r'^\{"statusCode":404,"error":"Not Found","message":"Not Found"\}$', 2),  # @hapi/boom
+    # statehood writes Secure/HttpOnly/SameSite before Path (statehood/lib/index.js); hapi's default cache-control
+    _s("hapi", "header:set-cookie", r"; HttpOnly; SameSite=(Strict|Lax|None); Path=", 1),
+    _s("hapi", "header:cache-control", r"^no-cache$", 1),
     _s("Next.js", "header:x-powered-by", r"^Next\.js\b", 3),  # next/dist/server: poweredByHeader
     _s("Next.js", "body", r"/_next/static/|__NEXT_DATA__|self\.__next_f", 3),
     _s("Next.js", "body-error", r"Invalid Server Actions request", 3),  # next/dist/server/app-render/action-handler

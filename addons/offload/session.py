@@ -7,7 +7,7 @@ import sys
 
 from mitmproxy import ctx
 
-from . import report
+from . import advice, report
 from .findings import Finding, Findings
 from .recognize import Recognizer
 from .scheduler import Scheduler
@@ -32,6 +32,7 @@ class Session:
         self.scheduler = Scheduler()
         self.recognizer = Recognizer()  # the app's framework, from the evidence of every answer seen
         self.frontends: list[str] = []  # every front end emulated during the run, in order
+        self.contexts: dict[str, advice.Context] = {}  # front end -> what its fixes depend on
 
     def emulating(self, frontend: str) -> None:
         if frontend not in self.frontends:
@@ -59,8 +60,20 @@ class Session:
             logger.warning(f"offload: exit status {EXIT_FINDINGS} (frontend_fail_on={fail_on})")
             sys.exit(EXIT_FINDINGS)
 
+    def rename(self) -> None:
+        """One name for the app: findings recorded before the evidence was complete get the framework recognised
+        from all of it, and that framework's fix."""
+        name = self.recognizer.name
+        if not name:
+            return
+        with self.findings._lock:
+            for key, f in self.findings.items.items():
+                if f.framework != name and f.rule != "client-ip-port" and f.frontend in self.contexts:
+                    self.findings.items[key] = advice.complete(f, f.frontend, name, self.contexts[f.frontend])
+
     def finish(self) -> bool:
         """At exit: the summary table and the reports. False when a report could not be written."""
+        self.rename()
         findings = self.findings.all()
         flows, names = self.findings.flows, self.frontends or ["?"]
         for line in report.summary_lines(findings, flows, ", ".join(names)):

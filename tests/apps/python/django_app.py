@@ -5,7 +5,8 @@
 Environment: SSL_REDIRECT=1 turns on SECURE_SSL_REDIRECT; SEED_FIX=1 adds the fix for an x-arr-ssl-only front end
 (a first middleware mapping x-arr-ssl to X-Forwarded-Proto, read through SECURE_PROXY_SSL_HEADER); ASSUME_HTTPS=1
 makes that middleware treat every request without X-Forwarded-Proto as HTTPS (an HTTPS-only deployment, as Rails'
-assume_ssl); CSRF_TRUSTED_ORIGINS is a comma-separated list (needed where the front end rewrites Host).
+assume_ssl); CSRF_TRUSTED_ORIGINS is a comma-separated list (needed where the front end rewrites Host);
+PROXY_SSL_HEADER=0 leaves SECURE_PROXY_SSL_HEADER at Django's default (None): the app trusts no front end at all.
 """
 
 import os
@@ -28,7 +29,7 @@ settings.configure(
         "django.middleware.security.SecurityMiddleware",
         "django.middleware.csrf.CsrfViewMiddleware",
     ],
-    SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
+    SECURE_PROXY_SSL_HEADER=None if os.environ.get("PROXY_SSL_HEADER") == "0" else ("HTTP_X_FORWARDED_PROTO", "https"),
     SECURE_SSL_REDIRECT=os.environ.get("SSL_REDIRECT") == "1",
     CSRF_COOKIE_SECURE=True,
     CSRF_TRUSTED_ORIGINS=[o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o],
