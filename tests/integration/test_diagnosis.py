@@ -200,3 +200,19 @@ def test_healthy_django_app_has_no_findings_at_all_under_any_profile(profile, co
     assert run.report["findings"] == [], run.output
     assert run.status == 0 and run.report["summary"]["flows"] == 2
     assert posted == [200]  # the form really works behind this front end
+
+
+# --- a front end that rewrites Host: the reference is a correct deployment, with the public Host ----------------
+
+def test_a_host_dependent_failure_shows_under_a_front_end_that_rewrites_host(confdir, tmp_path):
+    """nginx's default proxy_set_header Host $proxy_host: Django checks the browser's Origin against the Host it
+    got (127.0.0.1:port), so the form fails; a correct deployment (public Host, X-Forwarded-Proto) is accepted."""
+    with python_app(DJANGO) as app:
+        run = diagnose(app.port, csrf_form_post, "frontend=nginx-default", "frontend_compare=all",
+                       confdir=confdir, folder=tmp_path)
+        check(run, {("csrf-origin-rejected", "Origin")}, 3)
+        finding = next(f for f in run.report["findings"] if f["rule"] == "csrf-origin-rejected")
+        assert "CSRF verification failed" in run.output and finding["framework"] == "Django"
+        # The same app behind a front end that keeps Host and says https (ingress-nginx's defaults) is fine.
+        clean(diagnose(app.port, csrf_form_post, "frontend=ingress-nginx", "frontend_compare=all",
+                       confdir=confdir, folder=tmp_path / "kept"))
