@@ -231,6 +231,16 @@ _APP_SETTING = {
              "(https://docs.gitea.com/administration/config-cheat-sheet#server-server).",
     "Verdaccio": "VERDACCIO_PUBLIC_URL=https://<public host> in the server's environment "
                  "(https://verdaccio.org/docs/reverse-proxy).",
+    "GitLab": "external_url 'https://<public host>' in /etc/gitlab/gitlab.rb, with nginx['listen_https'] = false "
+              "behind a TLS-terminating proxy (https://docs.gitlab.com/omnibus/settings/ssl/#configure-a-reverse-proxy"
+              "-or-load-balancer-ssl-termination).",
+    "Nextcloud": "'overwriteprotocol' => 'https' (and 'trusted_proxies') in config/config.php "
+                 "(https://docs.nextcloud.com/server/latest/admin_manual/configuration_server/reverse_proxy_configuration"
+                 ".html).",
+    "Keycloak": "KC_PROXY_HEADERS=xforwarded (--proxy-headers xforwarded) and KC_HOSTNAME=https://<public host> "
+                "(https://www.keycloak.org/server/reverseproxy).",
+    "Mattermost": "ServiceSettings.SiteURL = https://<public host> (System Console > Web Server > Site URL) "
+                  "(https://docs.mattermost.com/configure/environment-configuration-settings.html#site-url).",
     "WordPress": "in wp-config.php, before the 'stop editing' line: if (($_SERVER['HTTP_X_FORWARDED_PROTO'] ?? '') "
                  "=== 'https') { $_SERVER['HTTPS'] = 'on'; } "
                  "(https://developer.wordpress.org/advanced-administration/security/https/).",

@@ -44,10 +44,11 @@ LAYER = {
     "NestJS": FRAMEWORK, "Next.js": FRAMEWORK, "Nuxt": FRAMEWORK, "SvelteKit": FRAMEWORK, "Remix": FRAMEWORK,
     "Django": FRAMEWORK, "Flask": FRAMEWORK, "Rails": FRAMEWORK, "Laravel": FRAMEWORK, "Phoenix": FRAMEWORK,
     "Datasette": APP, "Jupyter Server": APP, "Grafana": APP, "Gitea": APP, "Verdaccio": APP, "WordPress": APP,
+    "GitLab": APP, "Nextcloud": APP, "Keycloak": APP, "Mattermost": APP,
 }
 
-# Sources: the frameworks' own code (named per sign); the research notes are summarised in the README's
-# "frameworks" table. Header values are matched at their start.
+# Sources: the frameworks' own code (named per sign, checked against running apps); weights: 3 only this stack
+# shows it, 2 typical but shared, 1 common.
 SIGNS: tuple[Sign, ...] = (
     # Node
     _s("Express", "header:x-powered-by", r"^Express\b", 3),  # express/lib/application.js: x-powered-by
@@ -60,19 +61,27 @@ SIGNS: tuple[Sign, ...] = (
     _s("Koa", "body-error", r"Cannot send secure cookie over unencrypted connection", 3),  # cookies/index.js
     _s("Fastify", "body-error", r'"message":"Route (GET|POST|HEAD|PUT|DELETE|PATCH|OPTIONS):[^"]* not found"', 3),
     _s("Fastify", "cookie", r"^sessionId$", 2),  # @fastify/session default cookieName
+    _s("Fastify", "header:keep-alive", r"^timeout=72$", 2),  # keepAliveTimeout 72000 ms (fastify.js)
+    _s("hapi", "cookie", r"^crumb$", 2),  # @hapi/crumb
     _s("hapi", "body-error", r'^\{"statusCode":404,"error":"Not Found","message":"Not Found"\}$', 2),  # @hapi/boom
     # statehood writes Secure/HttpOnly/SameSite before Path (statehood/lib/index.js); hapi's default cache-control
     _s("hapi", "header:set-cookie", r"; HttpOnly; SameSite=(Strict|Lax|None); Path=", 1),
     _s("hapi", "header:cache-control", r"^no-cache$", 1),
     _s("Next.js", "header:x-powered-by", r"^Next\.js\b", 3),  # next/dist/server: poweredByHeader
     _s("Next.js", "body", r"/_next/static/|__NEXT_DATA__|self\.__next_f", 3),
-    _s("Next.js", "body-error", r"Invalid Server Actions request", 3),  # next/dist/server/app-render/action-handler
+    _s("Next.js", "header:x-nextjs-cache", r".", 3),
+    _s("Next.js", "header:x-nextjs-prerender", r".", 3),
+    _s("Next.js", "header:vary", r"next-router-state-tree", 3),  # App Router
+    _s("Nuxt", "header:x-powered-by", r"^Nuxt\b", 3),  # nitro renderer
     _s("Nuxt", "body", r"__NUXT__|/_nuxt/", 3),
+    _s("SvelteKit", "header:x-sveltekit-page", r"^true$", 3),  # kit runtime/server/page/render.js
     _s("SvelteKit", "body", r"__sveltekit_|/_app/immutable/|data-sveltekit-", 3),
     _s("SvelteKit", "body-error", r"Cross-site (POST|PUT|PATCH|DELETE) form submissions are forbidden", 3),
-    _s("Remix", "body", r"__remixContext", 3),
+    _s("Remix", "body", r"__remixContext|__reactRouterContext", 3),
     # Python
-    _s("Django", "cookie", r"^(sessionid|csrftoken)$", 3),  # django/conf/global_settings.py
+    _s("Django", "cookie", r"^sessionid$", 3),  # django/conf/global_settings.py SESSION_COOKIE_NAME
+    _s("Django", "cookie", r"^csrftoken$", 2),  # CSRF_COOKIE_NAME; starlette-csrf's default too
+    _s("Django", "body-error", r"The requested resource was not found on this server\.", 3),  # views/defaults.py
     _s("Django", "body", r'name="csrfmiddlewaretoken"', 3),  # django/middleware/csrf.py
     _s("Django", "body-error", r"Origin checking failed|Referer checking failed|CSRF verification failed", 3),
     _s("Django", "header:server", r"^WSGIServer/.* CPython", 2),  # django runserver (wsgiref)
@@ -82,39 +91,53 @@ SIGNS: tuple[Sign, ...] = (
     _s("Django", "header:cross-origin-opener-policy", r"^same-origin$", 1),
     _s("Flask", "header:server", r"^Werkzeug/", 2),  # werkzeug/serving.py: the development server
     _s("Flask", "cookie", r"^session$", 1),
+    _s("Flask", "body-error", r"The requested URL was not found on the server\.", 2),  # werkzeug NotFound
     # flask/sessions.py SecureCookieSessionInterface; Starlette's SessionMiddleware signs with itsdangerous too
     _s("Flask", "cookie-value:session", r"^itsdangerous$", 1),
     _s("gunicorn", "header:server", r"^gunicorn\b", 3),
     _s("FastAPI/Starlette (uvicorn)", "header:server", r"^uvicorn\b", 3),
+    _s("FastAPI/Starlette (uvicorn)", "body-error", r'^\{"detail":"Not Found"\}$', 3),  # FastAPI's 404
     _s("Tornado", "header:server", r"^TornadoServer/", 3),  # tornado/web.py: RequestHandler.clear()
+    _s("Tornado", "body-error", r"^<html><title>\d{3}: [^<]*</title>", 3),  # web.py write_error
+    _s("Tornado", "cookie", r"^_xsrf$", 2),  # xsrf_cookies
     _s("Datasette", "body", r'Powered by <a href="https://datasette\.io/"', 3),  # datasette/templates/_footer.html
     _s("Datasette", "header:link", r'rel="alternate"; type="application/json\+datasette"', 3),
     _s("Jupyter Server", "body", r'jupyter-config-data|"baseUrl":\s*"/"', 2),
     _s("Jupyter Server", "cookie", r"^_xsrf$", 1),
+    _s("Jupyter Server", "cookie", r"^username-[\w-]+$", 2),
     # Ruby
     _s("Rails", "body", r'<meta name="csrf-param" content="authenticity_token"', 3),  # csrf_meta_tags
     _s("Rails", "cookie", r"^_[\w-]+_session$", 2),  # session_store default key: _<app>_session
     _s("Rails", "header:x-runtime", r"^\d+\.\d+$", 2),  # Rack::Runtime, in Rails' default middleware
-    _s("Rails", "body-error", r"The change you wanted was rejected", 2),  # public/422.html
+    _s("Rails", "body-error", r"rails-default-error-page|The change you wanted was rejected", 3),  # public/4xx.html
     _s("Puma", "header:server", r"^Puma\b", 3),
-    _s("Sinatra/Rack", "header:x-cascade", r"^pass$", 2),
+    _s("Sinatra/Rack", "header:x-cascade", r"^pass$", 3),
+    _s("Sinatra/Rack", "cookie", r"^rack\.session$", 3),
     # PHP, JVM, .NET, Elixir, Go
     _s("Laravel", "cookie", r"^laravel_session$", 3),
     _s("Laravel", "cookie", r"^XSRF-TOKEN$", 1),
     _s("Laravel", "body-error", r"Page Expired|CSRF token mismatch", 2),
     _s("Symfony", "header:x-debug-token", r".", 3),
     _s("Symfony", "cookie", r"^sf_redirect$", 3),
+    _s("Symfony", "body-error", r"Oops! An Error Occurred", 3),
     _s("Spring Boot", "cookie", r"^JSESSIONID$", 2),
     _s("Spring Boot", "body-error", r"Whitelabel Error Page", 3),
     _s("ASP.NET Core", "cookie", r"^\.AspNetCore\.", 3),
     _s("ASP.NET Core", "header:server", r"^Kestrel\b", 3),
     _s("ASP.NET Core", "header:x-powered-by", r"^ASP\.NET\b", 2),
+    _s("ASP.NET Core", "body", r'name="__RequestVerificationToken"', 3),
     _s("Phoenix", "cookie", r"^_[\w-]+_key$", 1),
-    _s("Phoenix", "body", r'data-phx-(main|session|static)|phx-socket', 3),
-    _s("Go net/http", "body-error", r"^404 page not found\n?$", 2),
+    _s("Phoenix", "body", r'data-phx-(main|session|static)|phx-socket|phx-track-static', 3),
+    _s("Go net/http", "body-error", r"^404 page not found\n?$", 3),
+    _s("Go net/http", "cookie", r"^_gorilla_csrf$", 3),
     _s("Grafana", "cookie", r"^grafana_session$", 3),
     _s("Gitea", "cookie", r"^i_like_gitea$", 3),
     _s("WordPress", "body", r'<meta name="generator" content="WordPress', 3),
+    _s("WordPress", "header:link", r'rel="https://api\.w\.org/"', 3),
+    _s("GitLab", "cookie", r"^_gitlab_session$", 3),
+    _s("Nextcloud", "cookie", r"^(oc_sessionPassphrase|nc_sameSiteCookie\w*|__Host-nc_sameSiteCookie\w*)$", 3),
+    _s("Keycloak", "cookie", r"^(AUTH_SESSION_ID|KC_RESTART|KEYCLOAK_\w+)$", 3),
+    _s("Mattermost", "cookie", r"^(MMAUTHTOKEN|MMCSRF)$", 3),
 )
 
 # Header names signs read (besides Set-Cookie): the glue decodes these for the rules and the recognizer.

@@ -8,7 +8,7 @@ import pytest
 from offload import advice
 from offload.exchange import Exchange
 from offload.findings import Finding, Findings, redact_url
-from offload.recognize import Recognizer, recognize
+from offload.recognize import LAYER, SIGNS, Recognizer, recognize
 from offload.report import summary_lines, to_json, to_junit
 
 
@@ -20,7 +20,9 @@ def ex(headers=(), body=""):
     ([("Set-Cookie", "connect.sid=x; Secure")], "", "Express (express-session)"),
     ([("Set-Cookie", "session=x"), ("Set-Cookie", "session.sig=y")], "", "Express (cookie-session)"),
     ([("Set-Cookie", "koa.sess=x")], "", "Koa"),
-    ([("Set-Cookie", "csrftoken=x")], "", "Django"),
+    ([("Set-Cookie", "sessionid=x")], "", "Django"),
+    ([("Set-Cookie", "csrftoken=x"), ("Server", "WSGIServer/0.2 CPython/3.13.0")], "", "Django"),
+    ([("Set-Cookie", "_gitlab_session=x"), ("X-Runtime", "0.01")], "", "GitLab"),  # the app over its framework
     ([("Set-Cookie", ".AspNetCore.Cookies=x")], "", "ASP.NET Core"),
     ([("Set-Cookie", "laravel_session=x")], "", "Laravel"),
     ([("X-Powered-By", "Next.js")], "", "Next.js"),
@@ -46,9 +48,14 @@ def test_recognised_from_strong_or_combined_signs(headers, body, framework):
     ([("Server", "nginx")], ""),
     ([("Set-Cookie", "sessionId=x")], ""),
     ([("Set-Cookie", "XSRF-TOKEN=x")], ""),  # Angular's convention too
+    ([("Set-Cookie", "csrftoken=x")], ""),  # Django's, and starlette-csrf's default
 ])
 def test_one_weak_or_medium_sign_names_nothing(headers, body):
     assert recognize(ex(headers, body)) == ""
+
+
+def test_every_sign_names_a_stack_with_a_layer():
+    assert {s.name for s in SIGNS} <= set(LAYER)
 
 
 def test_error_texts_count_only_on_failures():
@@ -57,7 +64,7 @@ def test_error_texts_count_only_on_failures():
 
 
 def test_the_framework_wins_over_the_server_that_hosts_it():
-    django = ex([("Server", "gunicorn"), ("Set-Cookie", "csrftoken=x")])
+    django = ex([("Server", "gunicorn"), ("Set-Cookie", "sessionid=x")])
     assert recognize(django) == "Django"
     assert recognize(ex([("Server", "gunicorn")])) == "gunicorn"
     datasette = ex([("Server", "uvicorn")], 'Powered by <a href="https://datasette.io/" title="Datasette">')
