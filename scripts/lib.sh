@@ -68,7 +68,9 @@ ensure_node_apps() {
 
 ensure_node_folder() {
   local dir=$1 stamp
-  stamp="$dir/node_modules/.offload-$(cat "$dir/package-lock.json" "$dir"/*.js "$dir"/*.json 2>/dev/null | cksum | cut -d' ' -f1)"
+  # The lock file and the app's own sources (a change to them means a new build).
+  stamp="$dir/node_modules/.offload-$(find "$dir" \( -name node_modules -o -name build -o -name .next -o -name .svelte-kit \) \
+    -prune -o -type f -print | LC_ALL=C sort | xargs cat | cksum | cut -d' ' -f1)"
   [ -f "$stamp" ] && return 0
   say "installing the bundled Node apps (npm ci in ${dir#"$ROOT"/})"
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2) || die "npm ci in ${dir#"$ROOT"/} failed"

@@ -21,6 +21,7 @@ class Context:
     https_header: str  # what tells the app "HTTPS": "X-Forwarded-Proto", "X-ARR-SSL", "Forwarded" or "" (nothing)
     peer: str = ""  # the app's peer in production (e.g. 169.254.129.1), if known
     frontend_fix: str = ""  # what the front end itself can change (from the profile)
+    host_rewritten: bool = False  # the app gets the front end's upstream address in Host, not the public host
 
 
 # "The app must trust the proxy's X-Forwarded-Proto" (the front end sends it).
@@ -250,6 +251,24 @@ _APP_SETTING = {
 # recreate the bug under a front end the app does not understand, so their cookie advice carries the scheme fix.
 _COOKIE_NEEDS_SCHEME = {"Express", "NestJS", "Koa", "Fastify", "Rails", "Tornado", "SvelteKit", "hapi"}
 
+# The app must know its public origin when the front end puts its own upstream address in Host (nginx's default).
+_HOST = {
+    "Next.js": "Server Actions compare the browser's Origin with X-Forwarded-Host or Host: have the front end keep Host "
+               "(or send X-Forwarded-Host), or list the public host in next.config.js: experimental: { serverActions: "
+               "{ allowedOrigins: ['<public host>'] } } (https://nextjs.org/docs/app/api-reference/config/next-config-js"
+               "/serverActions#allowedorigins).",
+    "SvelteKit": "adapter-node builds the origin from Host: set ORIGIN=https://<public host> in the server's "
+                 "environment (https://svelte.dev/docs/kit/adapter-node#Environment-variables), or have the front end "
+                 "send X-Forwarded-Proto/-Host and set PROTOCOL_HEADER/HOST_HEADER.",
+    "Django": "CSRF_TRUSTED_ORIGINS = ['https://<public host>'] (Django checks Origin against the Host it gets), or "
+              "USE_X_FORWARDED_HOST = True behind a front end that sends X-Forwarded-Host.",
+    "Rails": "Rails checks Origin against request.base_url: have the front end keep Host (or send X-Forwarded-Host, "
+             "which Rails reads).",
+}
+_GENERIC_HOST = ("the app builds its origin from the Host it receives, which this front end replaces with its upstream "
+                 "address: have the front end keep the client's Host (or send X-Forwarded-Host and trust it).")
+HOST_RULES = {"csrf-origin-rejected", "rejected-under-frontend", "server-error-under-frontend", "backend-host-leak"}
+
 _NO_TRUST = ("the app believes no forwarded header at all: it fails the same way when the front end sends "
              "X-Forwarded-Proto: https, and works only as plain HTTP. ")
 
@@ -280,6 +299,8 @@ def for_finding(rule: str, framework: str, ctx: Context, cause: str = "") -> str
     """The fix for one finding; framework "" gives generic advice. Never one that recreates the problem under this
     front end (a Secure cookie for an app that does not see HTTPS here is a dropped cookie)."""
     base = base_name(framework)
+    if ctx.host_rewritten and rule in HOST_RULES and base not in _APP_SETTING:
+        return _HOST.get(base, _GENERIC_HOST) + (f" At the front end: {ctx.frontend_fix}" if ctx.frontend_fix else "")
     if rule in SCHEME_RULES:
         return (_NO_TRUST if cause == "no-proxy-trust" else "") + scheme_fix(base, ctx)
     if rule in COOKIE_RULES:
@@ -308,7 +329,7 @@ def keeps_port_in_client_ip(framework: str) -> bool:
 
 def context_for(profile: Profile, rules: tuple[HeaderRule, ...], peer: str = "") -> Context:
     """What the fixes depend on, for a profile's request rules (after frontend_xfp)."""
-    return Context(https_signal(rules), peer or profile.peer, profile.fix)
+    return Context(https_signal(rules), peer or profile.peer, profile.fix, profile.host == "upstream")
 
 
 def https_signal(rules: tuple[HeaderRule, ...]) -> str:

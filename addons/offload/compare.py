@@ -31,6 +31,10 @@ CSRF_TEXTS = re.compile("|".join([
     r"cross-origin request detected",  # Go net/http CrossOriginProtection
 ]), re.I)
 CSRF_STATUSES = {419}  # Laravel's "Page Expired" status is its CSRF failure and nothing else
+# Requests whose failure is an origin check by what they are: a Next.js Server Action (the Next-Action header a
+# browser's fetch carries) is refused with a bare 500 when Origin does not match X-Forwarded-Host or Host; the text
+# "Invalid Server Actions request" goes to the server's log only (next/dist/server/app-render/action-handler.js).
+CSRF_REQUESTS = (("next-action", "Next.js Server Actions' origin check"),)
 
 # Error texts frameworks print when they do not see HTTPS; quoted as evidence.
 KNOWN_ERRORS = (
@@ -62,7 +66,9 @@ def csrf_text(ex: Exchange) -> str:
     m = CSRF_TEXTS.search(ex.body[:65536])
     if m:
         return m.group(0)
-    return f"status {ex.status}" if ex.status in CSRF_STATUSES else ""
+    if ex.status in CSRF_STATUSES:
+        return f"status {ex.status}"
+    return next((check for header, check in CSRF_REQUESTS if ex.request_header(header) is not None), "")
 
 
 def _known_error(ex: Exchange) -> str:

@@ -96,9 +96,21 @@ def textual(content_type: str | None) -> bool:
     return bool(content_type and TEXTUAL.match(content_type.strip()))
 
 
+# A short answer with no Content-Type at all is read as text (SvelteKit's 403 "Cross-site POST form submissions are
+# forbidden", adapter-node's 400 "Bad Request" come so), as a browser sniffs it; a long one is a download.
+SNIFF_LIMIT = 4096
+
+
+def readable(content_type: str | None, raw: bytes) -> bool:
+    """Whether the rules read this body: a textual type, or no type at all and a few bytes without a NUL."""
+    if content_type is None:
+        return len(raw) <= SNIFF_LIMIT and b"\0" not in raw
+    return textual(content_type)
+
+
 def decode_body(raw: bytes | None, content_type: str | None, content_encoding: str | None = None) -> str:
     """The text the rules search: only for textual types, decompressed and decoded within bounds, never raising."""
-    if not raw or not textual(content_type) or len(raw) > WIRE_LIMIT:
+    if not raw or len(raw) > WIRE_LIMIT or not readable(content_type, raw):
         return ""
     data = bodies.decompress(raw, content_encoding) if content_encoding else raw
     return bodies.text(data, content_type) if data else ""

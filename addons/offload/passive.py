@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from functools import lru_cache
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .exchange import MAX_COOKIES, WIRE_LIMIT, Exchange, may_link, same_origin_url, textual
+from .exchange import MAX_COOKIES, WIRE_LIMIT, Exchange, may_link, readable, same_origin_url
 from .findings import Finding, redact_url, route
 from .setcookie import SetCookie
 
@@ -315,7 +315,7 @@ def quiet(fields, body: bytes | None, backends: tuple[str, ...]) -> bool:
                 content_type = value.decode("utf-8", "surrogateescape")
         elif key == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
             return False  # compressed: its text cannot be told from its bytes
-    if body and textual(content_type) and len(body) <= WIRE_LIMIT and may_link(body, content_type, backends):
+    if body and len(body) <= WIRE_LIMIT and readable(content_type, body) and may_link(body, content_type, backends):
         return False
     return True
 

@@ -58,6 +58,32 @@ def python(args: list[str]) -> Callable[..., Process]:
     return lambda **env: python_app(args, **env)
 
 
+def nextjs(**env) -> Process:
+    require((APPS / "nextjs" / ".next").is_dir(), "Next.js app not built (scripts/test runs npm ci and npm run build)")
+    port = free_port()
+    p = Process("app-nextjs", ["node", "node_modules/next/dist/bin/next", "start", "-H", "127.0.0.1", "-p", str(port)],
+                {"PORT": str(port), "NEXT_TELEMETRY_DISABLED": "1", **env}, APPS / "nextjs")
+    p.port = port  # type: ignore[attr-defined]
+    return p.start().wait_ready(port)
+
+
+def sveltekit(**env) -> Process:
+    require((APPS / "sveltekit" / "build").is_dir(), "SvelteKit app not built (scripts/test runs npm run build)")
+    return node_app("sveltekit/start.js", **env)
+
+
+def server_action(browser: Browser, port: int):
+    """What a browser with JavaScript sends for a Next.js form bound to a Server Action: a fetch POST with the
+    action's id in Next-Action (read from the page, it changes with every build)."""
+    html = browser.get("/", headers={"Accept": "text/html"}).body.decode()
+    action = re.search(r'name="\$ACTION_ID_([0-9a-f]+)"', html).group(1)
+    boundary = "offloadboundary"
+    body = f'--{boundary}\r\nContent-Disposition: form-data; name="0"\r\n\r\n["$K1"]\r\n--{boundary}--\r\n'
+    browser.request("POST", "/", body=body.encode(), headers={
+        "Next-Action": action, "Accept": "text/x-component", "Origin": f"https://localhost:{port}",
+        "Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+
 def rails(**env) -> Process:
     require(shutil.which("rackup") is not None, "Rails: Debian's ruby-rails is not installed (.ci/run installs it)")
     port = free_port()
@@ -82,7 +108,7 @@ class Case:
     sets: tuple[str, ...] = ()
 
 
-LEGACY, APPSERVICE = "azure-windows-legacy", "azure-appservice"
+LEGACY, APPSERVICE, NGINX = "azure-windows-legacy", "azure-appservice", "nginx-default"
 ALL = ("frontend_compare=all",)
 
 CASES = [
@@ -135,7 +161,19 @@ CASES = [
          {"FORCE_SSL": "1"}, {"FORCE_SSL": "1", "FIX": "1"},
          {("https-redirect-loop", "https://{proxy}/login"), ("https-redirect-loop", "https://{proxy}/account")},
          "Rails", "insert_before 0, ArrSslIsHttps"),
+    Case("Next.js Server Actions (Host rewritten)", nextjs, NGINX, visit(server_action), {},
+         {"FIX": "1", "PUBLIC_HOST": "{proxy}"}, {("csrf-origin-rejected", "Origin")}, "Next.js", "allowedOrigins",
+         sets=ALL),
+    Case("SvelteKit + adapter-node (Host rewritten)", sveltekit, NGINX,
+         visit("/login", form("/form", "/form", fields={"name": "demo"})), {}, {"ORIGIN": "https://{proxy}"},
+         {("csrf-origin-rejected", "Origin"), ("backend-host-leak", "Location header")}, "SvelteKit",
+         "ORIGIN=https://<public host>", sets=ALL),
 ]
+
+
+def public(env: dict[str, str], port: int) -> dict[str, str]:
+    """An app's environment with {proxy} as the public host (the proxy's)."""
+    return {k: v.replace("{proxy}", f"localhost:{port}") for k, v in env.items()}
 
 
 def problems(run, port: int) -> set[tuple[str, str]]:
@@ -146,7 +184,7 @@ def problems(run, port: int) -> set[tuple[str, str]]:
 def test_framework_matrix(case: Case, confdir, tmp_path):
     sets = (f"frontend={case.frontend}", *case.sets)
     port = free_port()
-    with case.start(**case.bug) as app:
+    with case.start(**public(case.bug, port)) as app:
         run = diagnose(app.port, case.actions, *sets, confdir=confdir, folder=tmp_path / "bug", port=port)
     assert problems(run, port) == case.expected, run.output
     bugs = [f for f in run.report["findings"]
@@ -154,6 +192,6 @@ def test_framework_matrix(case: Case, confdir, tmp_path):
     assert {f["framework"] for f in bugs} == {case.framework}, run.output
     assert all(case.advice in f["advice"] for f in bugs), [f["advice"] for f in bugs]
     port = free_port()
-    with case.start(**case.fix) as app:
+    with case.start(**public(case.fix, port)) as app:
         fixed = diagnose(app.port, case.actions, *sets, confdir=confdir, folder=tmp_path / "fixed", port=port)
     assert problems(fixed, port) == case.remaining, fixed.output

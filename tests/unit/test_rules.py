@@ -92,7 +92,10 @@ def test_insecure_absolute_url_in_headers_and_not_for_other_hosts():
 
 
 def test_only_textual_bodies_are_read():
-    assert decode_body(b"http://x", "image/png") == "" and decode_body(b"http://x", None) == ""
+    assert decode_body(b"http://x", "image/png") == ""
+    # No Content-Type at all: a short answer is read as text (SvelteKit's 403), a long or binary one is not.
+    assert decode_body(b"Cross-site POST form submissions are forbidden", None).startswith("Cross-site")
+    assert decode_body(b"http://x" * 1000, None) == "" and decode_body(b"http://x\0", None) == ""
     assert decode_body("café".encode("latin-1"), "text/html; charset=latin-1") == "café"
 
 

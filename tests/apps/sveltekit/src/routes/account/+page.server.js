@@ -1,0 +1,3 @@
+export function load({ cookies, url }) {
+	return { session: cookies.get('session') ?? null, saved: url.searchParams.get('saved'), origin: url.origin };
+}

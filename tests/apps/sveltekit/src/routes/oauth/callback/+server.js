@@ -1,0 +1,3 @@
+export function GET() {
+	return new Response('callback reached\n', { headers: { 'content-type': 'text/plain' } });
+}
