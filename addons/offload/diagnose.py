@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Optional
 
 from mitmproxy import command, ctx, exceptions, http
@@ -37,6 +38,9 @@ MARKERS = {"error": ":x:", "warning": ":warning:"}
 LEARNING = 50  # clean answers fingerprinted to learn the framework (and give client-ip-port advice) before stopping
 LOG_PER_RESPONSE = 10  # new findings logged one by one per response; more are counted in one line
 COMMENT_LINES = 20  # finding lines in one flow's comment; the rest are counted (offload.findings lists them all)
+# Passive findings recorded only once the flow's comparison says what they are: a cookie without Secure may be one
+# the app makes Secure when it sees HTTPS (secure-attribute-dropped). They are shown on the flow at once.
+PENDING = frozenset({"cookie-not-secure"})
 _READ = frozenset(name.encode() for name in READ | SIGN_HEADERS)
 _MORE = re.compile(r"^\(and (\d+) more finding")
 
@@ -116,12 +120,16 @@ class Diagnose:
             return  # nothing to compare, nothing to learn, nothing a rule could find: most answers
         actual = self.exchange(flow, state, full=target is not None or learning)
         findings = inspect(actual)
-        if target is not None:  # reported with the comparison's findings, as one problem one finding (fold)
-            self.learning -= not findings and learning
-            self.start_comparison(flow, state, actual, target, findings)
-        elif findings or learning:  # a clean answer is fingerprinted only while offload still learns the app
+        if findings or learning:  # a clean answer is fingerprinted only while offload still learns the app
             self.learning -= not findings
-            self.report(findings, flow, actual)
+            if target is None:
+                self.report(findings, flow, actual)
+            else:  # one problem, one finding: what the comparison may turn into another finding waits for it
+                now = [f for f in findings if f.rule not in PENDING]
+                self.report(now, flow, actual)
+                mark(flow, [self.complete(f) for f in findings if f.rule in PENDING])
+        if target is not None:
+            self.start_comparison(flow, state, actual, target, findings)
 
     # --- building exchanges ---------------------------------------------------------------------------------------
 
@@ -214,17 +222,27 @@ class Diagnose:
         except (OSError, TimeoutError, BadAnswer) as e:  # the app went away, is slow, answered garbage
             self.session.scheduler.failure(label, str(e) or type(e).__name__)
             logger.debug(f"offload: reference request for {label} failed: {e}")
-            if passive:
-                self.report(passive, flow, actual)
+            self.report([f for f in passive if f.rule in PENDING], None, actual)
             return
         refs = {name: from_answer(actual, a.status, a.headers, a.body) for name, a in zip(jobs, answers)}
         findings = fold(passive + compare(actual, refs.get("https"), refs.get("plain"))
                         + (compare_peer(actual, refs["loopback"], peer) if "loopback" in refs else []))
-        if findings:
-            self.report(findings, flow, actual, *refs.values())
-            ctx.master.addons.trigger(UpdateHook([flow]))
+        reported = {(f.rule, f.subject): f for f in passive if f.rule not in PENDING}
+        new = [f for f in findings if (f.rule, f.subject) not in reported]
+        for f in findings:  # a loop reported at once, now with the side effects it caused as evidence
+            old = reported.get((f.rule, f.subject))
+            if old is not None and old.evidence != f.evidence:
+                self.session.findings.amend(replace(f, frontend=self.emulation.profile.name))
+        kept = {(f.rule, f.subject) for f in findings}
+        folded = [f for f in passive if f.rule in PENDING and (f.rule, f.subject) not in kept]
+        if folded:
+            unmark(flow, [self.complete(f) for f in folded])
+        if new:
+            self.report(new, flow, actual, *refs.values())
         else:
             self.learn_framework(actual, *refs.values())
+        if new or folded:
+            ctx.master.addons.trigger(UpdateHook([flow]))
 
     # --- findings -------------------------------------------------------------------------------------------------
 
@@ -261,6 +279,10 @@ class Diagnose:
                            "(the summary, the reports and the command offload.findings list them all)")
         if flow is not None:
             mark(flow, done)
+
+    def complete(self, finding: Finding) -> Finding:
+        """A finding with its front end, framework and fix, as it would be recorded (for a flow's comment)."""
+        return advice.complete(finding, self.emulation.profile.name, self.session.recognizer.name, self.context())
 
     def record(self, finding: Finding, framework: str, log: bool = True) -> Finding:
         name = self.emulation.profile.name
@@ -322,6 +344,25 @@ def _event_stream(response: http.Response) -> bool:
     return response.headers.get("content-type", "").lower().startswith("text/event-stream")
 
 
+def _comment_line(finding: Finding) -> str:
+    line = f"offload {finding.severity} {finding.rule}: {finding.message}"
+    if finding.advice:
+        line += f" Fix{f' for {finding.framework}' if finding.framework else ''}: {finding.advice}"
+    return line
+
+
+def unmark(flow: http.HTTPFlow, findings: list[Finding]) -> None:
+    """Take findings that turned out to be part of another one off a flow's comment (its marker is recomputed)."""
+    lines = flow.comment.split("\n") if flow.comment else []
+    drop = {_comment_line(f) for f in findings}
+    kept = [line for line in lines if line not in drop]
+    if len(kept) == len(lines):
+        return
+    flow.comment = "\n".join(kept)
+    if not any(line.startswith("offload error") for line in kept):
+        flow.marked = MARKERS["warning"] if any(line.startswith("offload warning") for line in kept) else ""
+
+
 def mark(flow: http.HTTPFlow, findings: list[Finding]) -> None:
     """Show findings in mitmweb: a marker (errors outrank warnings) and a line each in the flow's comment."""
     if not findings:
@@ -341,9 +382,7 @@ def mark(flow: http.HTTPFlow, findings: list[Finding]) -> None:
         if shown >= COMMENT_LINES:
             more += 1
             continue
-        line = f"offload {finding.severity} {finding.rule}: {finding.message}"
-        if finding.advice:
-            line += f" Fix{f' for {finding.framework}' if finding.framework else ''}: {finding.advice}"
+        line = _comment_line(finding)
         if line in seen:
             continue
         seen.add(line)

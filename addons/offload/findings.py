@@ -123,6 +123,14 @@ class Findings:
             self.new += 1
             return True
 
+    def amend(self, finding: Finding) -> None:
+        """Give a kept finding new evidence (what was folded into it), its count unchanged."""
+        finding = _bounded(finding)
+        with self._lock:
+            old = self.items.get(finding.key)
+            if old is not None:
+                self.items[finding.key] = replace(old, evidence=finding.evidence)
+
     def has_room(self, key: tuple) -> bool:
         """Would a finding with this key be kept (it is known, or there is room for a new one)?"""
         return key in self.items or len(self.items) < self.limit

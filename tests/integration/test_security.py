@@ -16,7 +16,8 @@ pytestmark = pytest.mark.integration
 
 SECRET = "SECRET-7f3a9c"
 CLIENT_SECRETS = {"Authorization": "Bearer tok-SECRET-7f3a9c", "Cookie": "sid=SECRET-7f3a9c-in"}
-ROUTES = ["/loop", "/insecure", "/reset-link", "/cookies", "/links", "/drop", "/fail", "/forbid"]
+ROUTES = ["/loop", "/insecure", "/reset-link", "/cookies", "/links", "/drop", "/fail", "/forbid", "/reject", "/oauth",
+          "/half-secure"]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,12 @@ def test_no_cookie_value_authorization_or_token_in_logs_comments_or_reports(leak
     rules = {f["rule"] for f in run.report["findings"]}
     assert {"https-redirect-loop", "insecure-redirect", "samesite-none-without-secure", "cookie-prefix-violation",
             "cookie-not-secure", "insecure-absolute-url", "backend-host-leak", "secure-cookie-dropped",
-            "server-error-under-frontend", "csrf-origin-rejected"} <= rules
+            "server-error-under-frontend", "csrf-origin-rejected", "rejected-under-frontend",
+            "secure-attribute-dropped"} <= rules
+    assert ("insecure-redirect", "redirect_uri") in run.found()
+    # One problem, one finding: pref is Secure only when the app sees HTTPS (not also "never Secure"); d never is.
+    assert ("secure-attribute-dropped", "pref") in run.found() and ("cookie-not-secure", "pref") not in run.found()
+    assert ("cookie-not-secure", "d") in run.found()
     with flows.open("rb") as f:
         comments = [flow.comment for flow in flow_io.FlowReader(f).stream()]
     assert any("offload error" in c for c in comments)

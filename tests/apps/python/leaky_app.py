@@ -41,6 +41,16 @@ class Leaky(BaseHTTPRequestHandler):
             body = "ok" if https else f"Error: Cannot send secure cookie over unencrypted connection {SECRET}"
         elif path == "/forbid":
             status = 200 if https else 403
+            body = "ok" if https else f"<p>CSRF verification failed. Request aborted. {SECRET}</p>"
+        elif path == "/reject":
+            status = 200 if https else 400
+        elif path == "/oauth":
+            status = 302
+            callback = f"{'https' if https else 'http'}%3A%2F%2F{host}%2Fcallback%3Fsecret%3D{SECRET}"
+            headers = [("Location", f"https://provider.example/authorize?client_id={SECRET}&redirect_uri={callback}")]
+        elif path == "/half-secure":
+            headers = [("Set-Cookie", f"pref={SECRET}; Path=/{'; Secure' if https else ''}"),
+                       ("Set-Cookie", f"d={SECRET}; Path=/")]
         data = body.encode()
         self.send_response(status)
         for k, v in headers + [("Content-Length", str(len(data)))]:
