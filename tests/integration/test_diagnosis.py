@@ -145,6 +145,15 @@ def test_django_csrf_origin_rejected(confdir, tmp_path):
     clean(fixed)
 
 
+def test_a_post_left_out_by_safe_comparisons_is_counted_and_the_option_named(confdir, tmp_path):
+    """GET /form, POST /submit (refused), and the default frontend_compare=safe: the summary says why no error."""
+    with python_app(DJANGO) as app:
+        run = diagnose(app.port, csrf_form_post, confdir=confdir, folder=tmp_path)
+    assert ("csrf-origin-rejected", "Origin") not in run.found()
+    assert "1 request(s) (POST) not compared: frontend_compare=safe" in run.output
+    assert "frontend_compare=all compares them too" in run.output
+
+
 # --- Flask + ProxyFix --------------------------------------------------------------------------------------------
 
 def test_flask_proxyfix_insecure_redirect_and_absolute_urls(confdir, tmp_path):

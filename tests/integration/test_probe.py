@@ -145,3 +145,26 @@ def test_the_readmes_ci_example_works(session_app, tmp_path):
     assert "secure-cookie-dropped" in done.stdout
     assert json.loads((tmp_path / "offload.json").read_text())["summary"]["errors"] >= 3
     assert (tmp_path / "offload.xml").read_text().startswith("<?xml")
+
+
+def test_probe_names_a_self_hosted_app_and_gives_its_own_setting(tmp_path):
+    """Datasette behind a legacy Azure front end: http:// links; the fix is Datasette's setting, not uvicorn's."""
+    with python_app(["datasette_app.py"]) as app:
+        base = f"http://127.0.0.1:{app.port}"
+        status, out, _ = probe(f"{base}/offload/colours", f"{base}/offload/colours.json", "--json",
+                               str(tmp_path / "r.json"))
+    report = json.loads((tmp_path / "r.json").read_text())
+    found = {(f["rule"], f["subject"], f["severity"]) for f in report["findings"] if f["frontend"]}
+    assert ("insecure-absolute-url", "body", "error") in found  # next_url in JSON: fetched by scripts
+    assert {f["framework"] for f in report["findings"] if f["frontend"]} == {"Datasette"}
+    assert all("force_https_urls" in f["advice"] for f in report["findings"] if f["rule"] == "insecure-absolute-url")
+    assert status == 1
+
+
+def test_probe_finds_an_oauth_redirect_uri_built_with_http(tmp_path):
+    with python_app(["oauth_app.py"]) as app:
+        status, out, _ = probe(f"http://127.0.0.1:{app.port}/login", "--frontend", "azure-appservice", "--json",
+                               str(tmp_path / "r.json"))
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert ("insecure-redirect", "redirect_uri") in {(f["rule"], f["subject"]) for f in report["findings"]}
+    assert status == 1 and "redirect_uri" in out
