@@ -186,6 +186,20 @@ def fold(findings: list[Finding]) -> list[Finding]:
             for f in out]
 
 
+def reconcile(passive: list[Finding], found: list[Finding], pending: frozenset[str]
+              ) -> tuple[list[Finding], list[Finding], list[Finding]]:
+    """What a comparison changes for one answer whose passive findings were reported at once, except the `pending`
+    rules': (new findings to report, reported ones with new evidence, pending ones folded into another finding)."""
+    found = fold(passive + found)
+    reported = {(f.rule, f.subject): f for f in passive if f.rule not in pending}
+    new = [f for f in found if (f.rule, f.subject) not in reported]
+    amended = [f for f in found if (old := reported.get((f.rule, f.subject))) is not None
+               and old.evidence != f.evidence]
+    kept = {(f.rule, f.subject) for f in found}
+    folded = [f for f in passive if f.rule in pending and (f.rule, f.subject) not in kept]
+    return new, amended, folded
+
+
 def _trouble(ex: Exchange, other: Exchange) -> int:
     """How much worse an answer is than the other one: passive findings, failures, cookies it lacks."""
     failed = ex.status >= 400 and other.status < 400

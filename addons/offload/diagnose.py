@@ -17,7 +17,7 @@ from mitmproxy.proxy.mode_specs import ProxyMode, ReverseMode
 from . import advice, report
 from .addon import FlowState, Offload, as_text, parse_choice
 from . import references
-from .compare import compare, compare_peer, fold
+from .compare import compare, compare_peer, reconcile
 from .exchange import MAX_COOKIES, READ, Exchange, backend_names, decode_body, from_answer, header_values, may_link
 from .findings import Finding, route
 from .passive import inspect, quiet
@@ -191,7 +191,7 @@ class Diagnose:
     def start_comparison(self, flow: http.HTTPFlow, state: FlowState, actual: Exchange, target: Target,
                          passive: list[Finding]) -> None:
         """Send the reference request(s) in the background: the client's response does not wait for them. The
-        passive findings of this answer are reported with theirs."""
+        answer's passive findings of the PENDING rules are reported with theirs."""
         headers = list(flow.request.headers.items(multi=True))  # exactly as the front end forwarded them
         if not any(k.lower() == "host" for k, _ in headers):  # HTTP/2 clients: the app got Host from :authority
             headers.insert(0, ("Host", flow.request.host_header or state.incoming.host))
@@ -205,9 +205,8 @@ class Diagnose:
             jobs["plain"] = (references.plain(headers, public, (r.name for r in self.emulation.rules)), peer)
         if peer:
             jobs["loopback"] = (headers, None)
-        if not jobs:
-            if passive:
-                self.report(passive, flow, actual)
+        if not jobs:  # nothing to compare after all: the findings that waited are what they seemed
+            self.report([f for f in passive if f.rule in PENDING], None, actual)
             return
         method, path = flow.request.method, flow.request.path
         label = f"{method} {route(state.incoming.path)}"
@@ -225,16 +224,11 @@ class Diagnose:
             self.report([f for f in passive if f.rule in PENDING], None, actual)
             return
         refs = {name: from_answer(actual, a.status, a.headers, a.body) for name, a in zip(jobs, answers)}
-        findings = fold(passive + compare(actual, refs.get("https"), refs.get("plain"))
-                        + (compare_peer(actual, refs["loopback"], peer) if "loopback" in refs else []))
-        reported = {(f.rule, f.subject): f for f in passive if f.rule not in PENDING}
-        new = [f for f in findings if (f.rule, f.subject) not in reported]
-        for f in findings:  # a loop reported at once, now with the side effects it caused as evidence
-            old = reported.get((f.rule, f.subject))
-            if old is not None and old.evidence != f.evidence:
-                self.session.findings.amend(replace(f, frontend=self.emulation.profile.name))
-        kept = {(f.rule, f.subject) for f in findings}
-        folded = [f for f in passive if f.rule in PENDING and (f.rule, f.subject) not in kept]
+        new, amended, folded = reconcile(
+            passive, compare(actual, refs.get("https"), refs.get("plain"))
+            + (compare_peer(actual, refs["loopback"], peer) if "loopback" in refs else []), PENDING)
+        for f in amended:  # a loop reported at once, now with the side effects it caused as evidence
+            self.session.findings.amend(replace(f, frontend=self.emulation.profile.name))
         if folded:
             unmark(flow, [self.complete(f) for f in folded])
         if new:

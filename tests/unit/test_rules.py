@@ -2,7 +2,7 @@
 
 import pytest
 
-from offload.compare import compare, compare_peer, fold
+from offload.compare import compare, compare_peer, fold, reconcile
 from offload.exchange import Exchange, backend_names, decode_body
 from offload.findings import RULES, route
 from offload.passive import inspect
@@ -290,3 +290,17 @@ def test_reference_requests_join_http2_cookie_crumbs_and_drop_hop_by_hop_headers
     from offload.reference import http1_headers
     assert http1_headers([("host", "h"), ("cookie", "a=1"), ("connection", "x"), ("cookie", "b=2")]) == [
         ("host", "h"), ("Cookie", "a=1; b=2")]
+
+
+def test_after_a_comparison_only_what_changed_is_reported():
+    """Passive findings were reported at once, except a cookie without Secure, which waited for the comparison."""
+    actual = ex(301, [("Location", f"https://{HOST}/login"), ("Set-Cookie", "pref=1; Path=/"),
+                      ("Set-Cookie", "d=1; Path=/")])
+    ref = ex(200, [("Set-Cookie", "sid=1; Secure"), ("Set-Cookie", "pref=1; Path=/; Secure"),
+                   ("Set-Cookie", "d=1; Path=/")])
+    passive = inspect(actual)
+    new, amended, folded = reconcile(passive, compare(actual, ref), frozenset({"cookie-not-secure"}))
+    assert rules(new) == {("cookie-not-secure", "d")}  # the loop was reported already; pref is part of the loop
+    assert rules(amended) == {("https-redirect-loop", f"https://{HOST}/login")}
+    assert "secure-cookie-dropped sid" in amended[0].evidence
+    assert rules(folded) == {("cookie-not-secure", "pref")}
