@@ -106,6 +106,7 @@ class Case:
     advice: str  # the part of the advice the fix implements
     remaining: set[tuple[str, str]] = field(default_factory=set)  # real warnings the fix does not touch
     sets: tuple[str, ...] = ()
+    elsewhere: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # the same app behind other front ends
 
 
 LEGACY, APPSERVICE, NGINX = "azure-windows-legacy", "azure-appservice", "nginx-default"
@@ -114,39 +115,43 @@ ALL = ("frontend_compare=all",)
 CASES = [
     Case("Express + express-session", node("express/session-app.js"), LEGACY, visit("/login", "/me"),
          {}, {"SEED_FIX": "1"}, {("secure-cookie-dropped", "connect.sid")}, "Express (express-session)",
-         "req.headers['x-forwarded-proto'] = 'https'"),
+         "req.headers['x-forwarded-proto'] = 'https'", elsewhere={APPSERVICE: set(), NGINX: {
+             ("secure-cookie-dropped", "connect.sid")}}),
     Case("Koa + koa-session", node("koa/session-app.js"), LEGACY, visit("/login"),
          {}, {"SEED_FIX": "1"}, {("server-error-under-frontend", "500")}, "Koa", "ctx.req.headers['x-forwarded-proto']"),
     Case("Fastify + @fastify/session", node("more/fastify-app.js"), LEGACY, visit("/login", "/me", "/favicon.ico"),
          {"FIX": "1"}, {"FIX": "1", "ARR": "1"},
          {("secure-cookie-dropped", "sessionId"), ("secure-attribute-dropped", "theme")}, "Fastify",
-         "request.raw.headers['x-forwarded-proto'] = 'https'"),
+         "request.raw.headers['x-forwarded-proto'] = 'https'", elsewhere={APPSERVICE: set()}),
     Case("hapi", node("more/hapi-app.js"), APPSERVICE, visit("/account", "/login", "/favicon.ico"),
          {}, {"FIX": "1"},
          {("insecure-redirect", "http://{proxy}/login?next=…"), ("insecure-redirect", "next"),
           ("insecure-absolute-url", "body")}, "hapi",
-         "request.setUrl"),
+         "request.setUrl", elsewhere={LEGACY: {("insecure-redirect", "http://{proxy}/login?next=…"),
+                                               ("insecure-redirect", "next"), ("insecure-absolute-url", "body")}}),
     Case("NestJS + express-session", node("more/nest-app.js"), LEGACY, visit("/login", "/me", "/favicon.ico"),
          {"FIX": "1"}, {"FIX": "1", "ARR": "1"}, {("secure-cookie-dropped", "connect.sid")}, "NestJS",
-         "req.headers['x-forwarded-proto'] = 'https'"),
+         "req.headers['x-forwarded-proto'] = 'https'", elsewhere={APPSERVICE: set()}),
     Case("OAuth client: passport-oauth2 (Express)", node("more/oauth-app.js"), APPSERVICE, visit("/auth/login"),
          {}, {"FIX": "1"}, {("insecure-redirect", "redirect_uri")}, "Express", "app.set('trust proxy', 1)"),
     Case("Django (CSRF, trusts no proxy)", python(DJANGO), APPSERVICE,
          visit(form("/form", "/submit", token="csrfmiddlewaretoken")), {"PROXY_SSL_HEADER": "0"}, {},
-         {("csrf-origin-rejected", "Origin")}, "Django", "SECURE_PROXY_SSL_HEADER", sets=ALL),
+         {("csrf-origin-rejected", "Origin")}, "Django", "SECURE_PROXY_SSL_HEADER", sets=ALL,
+         elsewhere={LEGACY: {("csrf-origin-rejected", "Origin")}}),
     Case("Flask + ProxyFix", python(["flask_app.py", "{port}"]), LEGACY, visit("/login", "/"),
          {}, {"SEED_FIX": "1"}, {("insecure-redirect", "http://{proxy}/"), ("insecure-absolute-url", "body")},
          "Flask", "HTTP_X_FORWARDED_PROTO='https'"),
     Case("Tornado", python(["tornado_app.py"]), APPSERVICE, visit("/account", "/login"),
          {}, {"FIX": "1"}, {("insecure-redirect", "next"), ("cookie-not-secure", "user")}, "Tornado",
-         "xheaders=True"),
+         "xheaders=True", elsewhere={LEGACY: {("insecure-redirect", "next"), ("cookie-not-secure", "user")}}),
     Case("Starlette + HTTPSRedirectMiddleware (uvicorn)", python(["starlette_app.py"]), LEGACY, visit("/login", "/"),
          {}, {"ARR": "1"},
          {("https-redirect-loop", "https://{proxy}/login"), ("https-redirect-loop", "https://{proxy}/")},
-         "FastAPI/Starlette (uvicorn)", "class ArrSSL"),
+         "FastAPI/Starlette (uvicorn)", "class ArrSSL", elsewhere={APPSERVICE: set()}),
     Case("OAuth client: Authlib (Flask)", python(["oauth_app.py"]), APPSERVICE, visit("/login"),
          {}, {"FIX": "1"}, {("insecure-redirect", "redirect_uri"), ("cookie-not-secure", "session")}, "Flask",
-         "ProxyFix", remaining={("cookie-not-secure", "session")}),
+         "ProxyFix", remaining={("cookie-not-secure", "session")},
+         elsewhere={LEGACY: {("insecure-redirect", "redirect_uri"), ("cookie-not-secure", "session")}}),
     Case("Datasette (self-hosted, force_https_urls)", python(["datasette_app.py"]), LEGACY,
          visit("/offload/colours", "/offload/colours.json"), {}, {"FIX": "1"},
          {("insecure-absolute-url", "body"), ("insecure-absolute-url", "Link header")}, "Datasette",
@@ -156,18 +161,19 @@ CASES = [
          {}, {"FIX": "1"},
          {("csrf-origin-rejected", "Origin"), ("insecure-redirect", "redirect_uri"),
           ("cookie-not-secure", "_offload_rails_session")}, "Rails", "insert_before 0, ArrSslIsHttps",
-         remaining={("cookie-not-secure", "_offload_rails_session")}, sets=ALL),
+         remaining={("cookie-not-secure", "_offload_rails_session")}, sets=ALL,
+         elsewhere={APPSERVICE: {("cookie-not-secure", "_offload_rails_session")}}),
     Case("Rails 6.1 with force_ssl", rails, LEGACY, visit("/login", "/account"),
          {"FORCE_SSL": "1"}, {"FORCE_SSL": "1", "FIX": "1"},
          {("https-redirect-loop", "https://{proxy}/login"), ("https-redirect-loop", "https://{proxy}/account")},
-         "Rails", "insert_before 0, ArrSslIsHttps"),
+         "Rails", "insert_before 0, ArrSslIsHttps", elsewhere={APPSERVICE: set()}),
     Case("Next.js Server Actions (Host rewritten)", nextjs, NGINX, visit(server_action), {},
          {"FIX": "1", "PUBLIC_HOST": "{proxy}"}, {("csrf-origin-rejected", "Origin")}, "Next.js", "allowedOrigins",
-         sets=ALL),
+         sets=ALL, elsewhere={LEGACY: set(), APPSERVICE: set()}),
     Case("SvelteKit + adapter-node (Host rewritten)", sveltekit, NGINX,
          visit("/login", form("/form", "/form", fields={"name": "demo"})), {}, {"ORIGIN": "https://{proxy}"},
          {("csrf-origin-rejected", "Origin"), ("backend-host-leak", "Location header")}, "SvelteKit",
-         "ORIGIN=https://<public host>", sets=ALL),
+         "ORIGIN=https://<public host>", sets=ALL, elsewhere={LEGACY: set(), APPSERVICE: set()}),
 ]
 
 
@@ -186,7 +192,10 @@ def test_framework_matrix(case: Case, confdir, tmp_path):
     port = free_port()
     with case.start(**public(case.bug, port)) as app:
         run = diagnose(app.port, case.actions, *sets, confdir=confdir, folder=tmp_path / "bug", port=port)
-    assert problems(run, port) == case.expected, run.output
+        for frontend, expected in case.elsewhere.items():  # the same app as deployed, behind another front end
+            other = diagnose(app.port, case.actions, f"frontend={frontend}", *case.sets, confdir=confdir,
+                             folder=tmp_path / frontend, port=port)
+            assert problems(other, port) == expected, other.output
     bugs = [f for f in run.report["findings"]
             if f["severity"] != "info" and (f["rule"], f["subject"]) not in case.remaining]
     assert {f["framework"] for f in bugs} == {case.framework}, run.output
