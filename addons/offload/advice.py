@@ -66,7 +66,10 @@ _TRUST = {
     "Rails": "Rack takes X-Forwarded-Proto as sent, with no setting (first value, exactly 'https'): check that the "
              "front end's value reaches the app unchanged; config.force_ssl = true then stops looping.",
     "ASP.NET Core": "app.UseForwardedHeaders() with ForwardedHeaders.XForwardedFor | XForwardedProto and the front end "
-                    "in KnownIPNetworks (or ASPNETCORE_FORWARDEDHEADERS_ENABLED=true), before UseHttpsRedirection.",
+                    "in KnownIPNetworks (or ASPNETCORE_FORWARDEDHEADERS_ENABLED=true), before UseHttpsRedirection; "
+                    "since 8.0.17 and 9.0.6 headers from a proxy outside KnownIPNetworks/KnownProxies are ignored "
+                    "even with only XForwardedProto enabled (https://learn.microsoft.com/dotnet/core/compatibility/"
+                    "aspnet-core/8.0/forwarded-headers-unknown-proxies).",
     "Spring Boot": "server.forward-headers-strategy=native (locally the default is NONE; on Azure it is NATIVE) and "
                    "server.tomcat.remoteip.internal-proxies for the front end's address.",
     "Laravel": "->withMiddleware(fn ($m) => $m->trustProxies(at: '<front end CIDR>')) in bootstrap/app.php "

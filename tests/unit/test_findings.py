@@ -54,6 +54,38 @@ def test_one_weak_or_medium_sign_names_nothing(headers, body):
     assert recognize(ex(headers, body)) == ""
 
 
+def err(body, status=404, headers=()):
+    return Exchange("GET", "https", "h", "/nope", status, tuple(headers), body)
+
+
+@pytest.mark.parametrize("answer, framework", [  # one real sign each, as the running framework answers
+    (err("<pre>Cannot GET /nope</pre>", headers=[("X-Powered-By", "Express")]), "Express"),
+    (err('{"message":"Cannot GET /nope","error":"Not Found","statusCode":404}'), "NestJS"),
+    (ex([("Set-Cookie", "koa.sess=x")]), "Koa"),
+    (err('{"message":"Route GET:/nope not found","error":"Not Found","statusCode":404}'), "Fastify"),
+    (err('{"statusCode":404,"error":"Not Found","message":"Not Found"}', headers=[("cache-control", "no-cache")]),
+     "hapi"),
+    (ex([("Vary", "rsc, next-router-state-tree, next-router-prefetch")]), "Next.js"),
+    (ex([("x-powered-by", "Nuxt")]), "Nuxt"),
+    (ex([("x-sveltekit-page", "true")]), "SvelteKit"),
+    (ex(body="<script>window.__remixContext = {}</script>"), "Remix"),
+    (err("<h1>Not Found</h1><p>The requested resource was not found on this server.</p>"), "Django"),
+    (ex([("Server", "Werkzeug/3.1.9 Python/3.13.0"), ("Set-Cookie", "session=.eJx.aSl.c2ln")]), "Flask"),
+    (err('{"detail":"Not Found"}'), "FastAPI/Starlette (uvicorn)"),
+    (err("<html><title>404: Not Found</title><body>404: Not Found</body></html>"), "Tornado"),
+    (ex(body='<meta name="csrf-param" content="authenticity_token" />'), "Rails"),
+    (ex([("Set-Cookie", "rack.session=x")]), "Sinatra/Rack"),
+    (ex([("Set-Cookie", "laravel_session=x")]), "Laravel"),
+    (err("<h2>Oops! An Error Occurred</h2>", status=500), "Symfony"),
+    (err("<h1>Whitelabel Error Page</h1>"), "Spring Boot"),
+    (ex([("Server", "Kestrel")]), "ASP.NET Core"),
+    (ex(body='<div data-phx-main data-phx-session="x">'), "Phoenix"),
+    (err("404 page not found\n"), "Go net/http"),
+])
+def test_each_supported_framework_is_recognised_from_its_own_sign(answer, framework):
+    assert recognize(answer) == framework
+
+
 def test_every_sign_names_a_stack_with_a_layer():
     assert {s.name for s in SIGNS} <= set(LAYER)
 
