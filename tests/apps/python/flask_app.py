@@ -17,15 +17,9 @@ app.secret_key = "offload-test-only"
 app.config.update(SESSION_COOKIE_SECURE=True, SESSION_COOKIE_SAMESITE="Lax")
 app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
-if os.environ.get("SEED_FIX") == "1":
+if os.environ.get("SEED_FIX") == "1":  # offload's advice for a front end that only sends x-arr-ssl, verbatim
     inner = app.wsgi_app
-
-    def arr_ssl(environ, start_response):
-        if "HTTP_X_ARR_SSL" in environ and "HTTP_X_FORWARDED_PROTO" not in environ:
-            environ["HTTP_X_FORWARDED_PROTO"] = "https"
-        return inner(environ, start_response)
-
-    app.wsgi_app = arr_ssl
+    app.wsgi_app = lambda env, start: inner(dict(env, HTTP_X_FORWARDED_PROTO='https') if 'HTTP_X_ARR_SSL' in env and 'HTTP_X_FORWARDED_PROTO' not in env else env, start)  # noqa: E501
 
 
 @app.route("/")

@@ -16,7 +16,7 @@ Tornado never reads X-Forwarded-Host nor X-ARR-SSL: a front end that rewrites Ho
 FIX=1: HTTPServer(app, xheaders=True), the documented setting for running behind a reverse proxy
 (https://www.tornadoweb.org/en/stable/guide/running.html#running-behind-a-load-balancer). It does nothing for a
 front end that sends only X-ARR-SSL: for that the httpserver page above documents HTTPServer(app, protocol="https")
-("if Tornado is run behind an SSL-decoding proxy that does not set one of the supported xheaders").
+("if Tornado is run behind an SSL-decoding proxy that does not set one of the supported xheaders"): ARR=1.
 """
 
 import asyncio
@@ -52,7 +52,10 @@ class Echo(tornado.websocket.WebSocketHandler):
 async def main():
     app = tornado.web.Application([(r"/account", Account), (r"/login", Login), (r"/ws", Echo)],
                                   cookie_secret="offload-test-only")
-    server = tornado.httpserver.HTTPServer(app, xheaders=os.environ.get("FIX") == "1")
+    if os.environ.get("ARR") == "1":  # offload's advice for a front end that only sends X-ARR-SSL
+        server = tornado.httpserver.HTTPServer(app, protocol='https')
+    else:
+        server = tornado.httpserver.HTTPServer(app, xheaders=os.environ.get("FIX") == "1")
     server.listen(int(os.environ["PORT"]), "127.0.0.1")
     await asyncio.Event().wait()
 
