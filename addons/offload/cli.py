@@ -144,7 +144,8 @@ def run_probe(args) -> int:
     print_matrix(result, jobs, profiles, colour, out)
     findings = result.findings.all()
     print_findings(findings, colour, out)
-    print(f"\n{len(jobs)} URL(s) x {len(profiles)} front end(s): {result.requests} requests in {elapsed:.2f}s; "
+    print(f"\n{result.framework}", file=out)
+    print(f"{len(jobs)} URL(s) x {len(profiles)} front end(s): {result.requests} requests in {elapsed:.2f}s; "
           + report.summary_text(findings), file=out)
     names = [p.name for p in profiles]
     try:

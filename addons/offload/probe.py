@@ -105,6 +105,7 @@ class Result:
     findings: Findings
     requests: int
     unanswered: dict[str, str] = field(default_factory=dict)  # URL -> why it got no usable answer
+    framework: str = ""  # the recognition's one line
 
 
 class Prober:
@@ -160,7 +161,7 @@ class Prober:
             if cell.error and cell.url not in unanswered:
                 unanswered[cell.url] = f"{cell.error} (behind {cell.frontend or 'no front end'})"
         findings.flows = self.requests
-        return Result(cells, findings, self.requests, unanswered)
+        return Result(cells, findings, self.requests, unanswered, self.recognizer.explain())
 
     def advise(self, cells: list[Cell]) -> None:
         """Each finding with the framework recognised from every answer of the run, and its fix."""

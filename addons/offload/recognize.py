@@ -147,23 +147,23 @@ for _sign in SIGNS:
     _BY_WHERE[_sign.where] = _BY_WHERE.get(_sign.where, ()) + (_sign,)
 
 
-def signs_in(ex: Exchange) -> set[Sign]:
-    """Every sign one answer shows."""
-    found: set[Sign] = set()
+def signs_in(ex: Exchange) -> dict[Sign, str]:
+    """Every sign one answer shows, with what showed it ("cookie connect.sid", "Server: gunicorn"...)."""
+    found: dict[Sign, str] = {}
     for where, signs in _BY_WHERE.items():
         kind, _, name = where.partition(":")
         if kind == "header":
-            values = ex.header_all(name)
-            found.update(s for s in signs for v in values if s.pattern.search(v))
-        elif kind == "cookie":
-            found.update(s for s in signs for c in ex.cookies if s.pattern.search(c.name))
-        elif kind == "cookie-value":
-            found.update(s for s in signs for c in ex.cookies if c.name == name and c.shape
-                         and s.pattern.search(c.shape))
+            for v in ex.header_all(name):
+                found.update((s, f"{name}: {v[:40]}") for s in signs if s.pattern.search(v))
+        elif kind in ("cookie", "cookie-value"):
+            for c in ex.cookies:
+                text = c.name if kind == "cookie" else c.shape if c.name == name else ""
+                found.update((s, f"cookie {c.name}") for s in signs if text and s.pattern.search(text))
         elif kind == "body" and ex.body:
-            found.update(s for s in signs if s.pattern.search(ex.body))
+            found.update((s, f"page {m.group(0)[:40]!r}") for s in signs if (m := s.pattern.search(ex.body)))
         elif kind == "body-error" and ex.body and ex.status >= 400:
-            found.update(s for s in signs if s.pattern.search(ex.body[:4096]))
+            found.update((s, f"{ex.status} page {m.group(0)[:40]!r}") for s in signs
+                         if (m := s.pattern.search(ex.body[:4096])))
     return found
 
 
@@ -171,12 +171,13 @@ def signs_in(ex: Exchange) -> set[Sign]:
 class Recognizer:
     """The evidence seen so far for one app, and the name it supports."""
 
-    seen: set[Sign] = field(default_factory=set)
+    seen: dict[Sign, str] = field(default_factory=dict)  # each sign seen, with what first showed it
 
     def see(self, exchanges: Iterable[Exchange | None]) -> None:
         for ex in exchanges:
             if ex is not None:
-                self.seen |= signs_in(ex)
+                for sign, shown in signs_in(ex).items():
+                    self.seen.setdefault(sign, shown)
 
     def scores(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -197,6 +198,19 @@ class Recognizer:
         name = best[0][1]
         variants = sorted({s.variant for s in self.seen if s.name == name and s.variant})
         return f"{name} ({variants[0]})" if len(variants) == 1 else name
+
+    def explain(self) -> str:
+        """One line for the summary: the name and the evidence for it, or why there is none."""
+        name = self.name
+        if name:
+            base = name.split(" (")[0]
+            evidence = [shown for s, shown in self.seen.items() if s.name == base]
+            return f"framework: {name} (from {', '.join(evidence[:4])}); its fixes are given"
+        if not self.seen:
+            return "framework: not recognised (no sign of one in the answers); generic fixes are given"
+        scores = self.scores()
+        guesses = ", ".join(f"{n} {scores[n]}/{NAMED_AT}" for n in sorted(scores, key=scores.get, reverse=True)[:3])
+        return f"framework: not recognised (too little evidence: {guesses}); generic fixes are given"
 
 
 def recognize(*exchanges: Exchange | None) -> str:

@@ -80,6 +80,8 @@ class Session:
             logger.info(line)
         for line in self.scheduler.summary():
             logger.info(f"offload: {line}")
+        if flows:
+            logger.info(f"offload: {self.recognizer.explain()}")
         written = True
         fail_on = ctx.options.frontend_fail_on
         for what, path, write in (

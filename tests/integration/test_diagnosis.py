@@ -121,6 +121,7 @@ def test_django_ssl_redirect_loop(confdir, tmp_path):
         fixed = diagnose(app.port, get("/account"), FIXED_XFP, confdir=confdir, folder=tmp_path / "fixed")
     clean(fixed)
     assert next(f for f in run.report["findings"] if f["rule"] == "https-redirect-loop")["framework"] == "Django"
+    assert "offload: framework: Django (from " in run.output  # the exit summary says what the name rests on
 
 
 def csrf_form_post(port):

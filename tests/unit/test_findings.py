@@ -116,6 +116,15 @@ def test_evidence_adds_up_across_the_app_one_name_for_all_routes():
     assert r.name == "Flask"
 
 
+def test_the_summary_line_says_what_the_name_rests_on():
+    r = Recognizer()
+    assert "no sign of one" in r.explain()
+    r.see([ex([("Set-Cookie", "session=x")])])
+    assert r.explain() == "framework: not recognised (too little evidence: Flask 1/3); generic fixes are given"
+    r.see([ex([("Server", "Werkzeug/3.1.9 Python/3.13.0")])])
+    assert r.explain().startswith("framework: Flask (from ") and "cookie session" in r.explain()
+
+
 def test_two_stacks_equally_sure_name_neither():
     assert recognize(ex([("Set-Cookie", "laravel_session=x"), ("Set-Cookie", "grafana_session=y")])) == "Grafana"
     assert recognize(ex([("Set-Cookie", "koa.sess=x"), ("Set-Cookie", "sessionid=y")])) == "Django"  # layers
