@@ -9,7 +9,7 @@ import sys
 import textwrap
 import time
 
-from . import __version__, report
+from . import __version__, addon_path, report
 from .findings import LEVEL
 from .redact import redact_url
 from .forward import Incoming, forward, respond
@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("profiles", help="the front ends offload emulates")
     p.set_defaults(run=run_profiles)
+
+    p = sub.add_parser("addon-path", help="the absolute path of the addon script, for mitmdump -s / mitmweb -s")
+    p.set_defaults(run=run_addon_path)
 
     p = sub.add_parser("show", help="what a sample request looks like to the app behind a front end")
     p.add_argument("name", metavar="NAME")
@@ -206,6 +209,11 @@ def print_findings(findings, colour: bool, out=sys.stdout) -> None:
         if f.advice:
             fix = f"fix{f' for {f.framework}' if f.framework else ''}: {f.advice}"
             print(textwrap.fill(fix, 100, initial_indent="  ", subsequent_indent="    "), file=out)
+
+
+def run_addon_path(args) -> int:
+    print(addon_path())
+    return EXIT_OK
 
 
 def run_profiles(args) -> int:

@@ -68,6 +68,9 @@ class Diagnose:
                           "Write the JSON report here at exit ('-': standard output).")
         loader.add_option("frontend_junit", Optional[str], None,
                           "Write a JUnit XML report here at exit ('-': standard output).")
+        loader.add_option("frontend_report_live", bool, False,
+                          "Also rewrite the JSON report (frontend_report, a file) whenever a new finding is made, so "
+                          "a test or a watcher can read the findings so far (the pytest plugin does).")
         loader.add_option(
             "frontend_fail_on", str, "never",
             "Exit status 3 at shutdown when findings reach this level: never, error, warning.",

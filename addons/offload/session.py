@@ -44,7 +44,19 @@ class Session:
         if new and log:
             log = logger.info if finding.severity == "info" else logger.warning
             log(f"offload: {finding.line()}")
+        if new:
+            self.write_live()
         return new
+
+    def write_live(self) -> None:
+        """frontend_report_live: the JSON report as it stands, whenever a finding is new (a file only)."""
+        path = ctx.options.frontend_report if "frontend_report_live" in ctx.options else None
+        if not path or path == "-" or not ctx.options.frontend_report_live:
+            return
+        try:
+            report.write_json(path, self.findings.all(), self.frontends or ["?"], self.findings.flows)
+        except OSError as e:
+            logger.debug(f"offload: could not rewrite the live report {path}: {e}")
 
     async def done(self) -> None:
         cut = await self.scheduler.settle(SETTLE_TIMEOUT)
