@@ -8,8 +8,8 @@ import os
 import secrets
 import stat
 import sys
+import re
 from collections import defaultdict
-from xml.etree import ElementTree as ET
 
 from .findings import LEVEL, RULES, Finding
 
@@ -50,41 +50,61 @@ def summary_lines(findings: list[Finding], flows: int, frontend: str) -> list[st
     return [head, fmt.format(*header)] + [fmt.format(*r) for r in rows]
 
 
+# Characters XML 1.0 allows (https://www.w3.org/TR/xml/#charsets); others (control characters an app sent) are
+# replaced, as a report must parse.
+_NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+
+
+def _xml(text: str, attribute: bool = False) -> str:
+    """Text escaped for XML by hand: mitmproxy's standalone binaries have no xml package."""
+    text = _NOT_XML.sub("\ufffd", text)
+    keep = "" if attribute else "\n\r\t\""
+    return "".join(_ESCAPES[c] if c in _ESCAPES and c not in keep else c for c in text)
+
+
+def _tag(name: str, attributes: dict[str, str], body: str | None = None, indent: int = 0) -> str:
+    attrs = "".join(f' {k}="{_xml(v, attribute=True)}"' for k, v in attributes.items())
+    pad = "  " * indent
+    if body is None:
+        return f"{pad}<{name}{attrs} />"
+    return f"{pad}<{name}{attrs}>{body}</{name}>"
+
+
 def to_junit(findings: list[Finding], frontends: list[str], fail_level: str = "error") -> str:
     """A test suite per front end; in it a case per rule and route with findings (failing at fail_level and above)
-    and a passing case for each rule that found nothing."""
+    and a passing case for each rule that found nothing. Written by hand (no xml.etree in standalone mitmproxy)."""
     threshold = LEVEL["error" if fail_level == "never" else fail_level]
-    root = ET.Element("testsuites", name="offload")
-    suites = list(frontends) + sorted({f.frontend for f in findings} - set(frontends))
-    for frontend in suites:
+    suites_xml, total_tests, total_failures = [], 0, 0
+    for frontend in list(frontends) + sorted({f.frontend for f in findings} - set(frontends)):
         label = frontend or "no-front-end"
-        suite = ET.SubElement(root, "testsuite", name=f"offload.{label}")
         groups: dict[tuple[str, str], list[Finding]] = defaultdict(list)
         for f in findings:
             if f.frontend == frontend:
                 groups[(f.rule, f"{f.method} {f.route}")].append(f)
-        failures = 0
+        cases, failures = [], 0
         for (rule, request), items in sorted(groups.items()):
-            case = ET.SubElement(suite, "testcase", classname=f"offload.{label}.{rule}", name=f"{rule} {request}")
             worst = max(items, key=lambda f: LEVEL[f.severity])
             text = "\n".join(f"{f.severity} [{f.subject}]: {f.message}\n  evidence: {f.evidence}\n  fix: {f.advice}"
                              for f in items)
             if LEVEL[worst.severity] >= threshold:
                 failures += 1
-                ET.SubElement(case, "failure", type=worst.severity, message=worst.message).text = text
+                inner = _tag("failure", {"type": worst.severity, "message": worst.message}, _xml(text), 3)
             else:
-                ET.SubElement(case, "system-out").text = text
+                inner = _tag("system-out", {}, _xml(text), 3)
+            cases.append(_tag("testcase", {"classname": f"offload.{label}.{rule}", "name": f"{rule} {request}"},
+                              f"\n{inner}\n    ", 2))
         if frontend:
-            for rule in sorted(set(RULES) - {r for r, _ in groups}):
-                if RULES[rule].kind != "probe":
-                    ET.SubElement(suite, "testcase", classname=f"offload.{label}.{rule}", name=rule)
-        suite.set("tests", str(len(suite)))
-        suite.set("failures", str(failures))
-        suite.set("errors", "0")
-    root.set("tests", str(sum(int(s.get("tests")) for s in root)))
-    root.set("failures", str(sum(int(s.get("failures")) for s in root)))
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+            cases += [_tag("testcase", {"classname": f"offload.{label}.{rule}", "name": rule}, None, 2)
+                      for rule in sorted(set(RULES) - {r for r, _ in groups}) if RULES[rule].kind != "probe"]
+        attrs = {"name": f"offload.{label}", "tests": str(len(cases)), "failures": str(failures), "errors": "0"}
+        suites_xml.append(_tag("testsuite", attrs, "\n" + "\n".join(cases) + "\n  ", 1) if cases
+                          else _tag("testsuite", attrs, None, 1))
+        total_tests += len(cases)
+        total_failures += failures
+    root = {"name": "offload", "tests": str(total_tests), "failures": str(total_failures)}
+    body = "\n" + "\n".join(suites_xml) + "\n" if suites_xml else None
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + _tag("testsuites", root, body) + "\n"
 
 
 def check_destination(path: str) -> None:
