@@ -34,13 +34,19 @@ section.error { border-color: var(--error-fg); } section.warning { border-color:
 section.info { border-color: var(--info-fg); }
 dt { color: var(--muted); } dd { margin: 0 0 .4rem 1rem; }
 .muted { color: var(--muted); }
-@media print { details { display: block; } section.finding { break-inside: avoid; } a { color: inherit; } }
+/* On paper the front ends' headers are shown, closed or not (browsers that know ::details-content). */
+@media print { details::details-content { content-visibility: visible; display: block; }
+  section.finding { break-inside: avoid; } a { color: inherit; text-decoration: none; } }
 """
 
 
 def _e(text: object) -> str:
     # Everything a finding holds may be anything an app sent: always escaped, quotes too (some lands in attributes).
     return escape(str(text), quote=True)
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _label(frontend: str) -> str:
@@ -58,8 +64,7 @@ def _matrix(findings: list[Finding], rows: list[str], anchors: dict[tuple[str, s
     for f in findings:
         cells.setdefault((f.frontend, f"{f.method} {f.route}"), []).append(f)
     head = "".join(f"<th scope='col'><code>{_e(c)}</code></th>" for c in columns)
-    out = ["<table class='matrix'><caption class='muted'>front end &times; request: the worst severity there, "
-           "and its rules</caption>",
+    out = ["<table class='matrix'><caption class='muted'>the worst severity per front end and request</caption>",
            f"<thead><tr><th scope='col'>front end</th>{head}</tr></thead><tbody>"]
     for row in rows:
         line = f"<tr><th scope='row'>{_e(_label(row))}</th>"
@@ -90,7 +95,7 @@ def _finding(f: Finding, anchor: str) -> str:
     if f.advice:
         who = f" for {_e(f.framework)}" if f.framework else ""
         parts.append(f"<dt>Fix{who}:</dt><dd><pre>{_e(f.advice)}</pre></dd>")
-    parts.append(f"<dt>seen</dt><dd>{f.count} time{'' if f.count == 1 else 's'}</dd></dl></section>")
+    parts.append(f"<dt>seen</dt><dd>{_n(f.count, 'time')}</dd></dl></section>")
     return "\n".join(parts)
 
 
@@ -99,7 +104,7 @@ def _profiles(profiles: dict[str, list[tuple[str, str]]]) -> list[str]:
     for name, headers in profiles.items():
         rows = "".join(f"<tr><th scope='row'><code>{_e(h)}</code></th><td><code>{_e(v)}</code></td></tr>"
                        for h, v in headers) or "<tr><td colspan='2' class='muted'>no headers</td></tr>"
-        out.append(f"<details><summary>{_e(_label(name))} ({len(headers)} headers)</summary>"
+        out.append(f"<details><summary>{_e(_label(name))} ({_n(len(headers), 'header')})</summary>"
                    f"<table><thead><tr><th scope='col'>header</th><th scope='col'>sample value</th></tr></thead>"
                    f"<tbody>{rows}</tbody></table></details>")
     return out
@@ -117,19 +122,19 @@ def to_html(findings: list[Finding], frontends: list[str], flows: int,
     for i, f in enumerate(findings, 1):
         key = (f.frontend, f"{f.method} {f.route}", f.rule)
         ids.append("" if key in anchors else anchors.setdefault(key, f"f{i}"))
-    counts = f"<b>{s['errors']}</b> errors, <b>{s['warnings']}</b> warnings, <b>{s['info']}</b> info"
-    body = [f"<header><h1>{_e(title)}</h1>", f"<p class='counts'>{counts} in {flows} flows</p>",
+    counts = f"{_n(s['errors'], 'error')}, {_n(s['warnings'], 'warning')}, {s['info']} info"
+    body = [f"<header><h1>{_e(title)}</h1>", f"<p class='counts'>{counts} in {_n(flows, 'flow')}</p>",
             "<p>Front ends: " + (", ".join(f"<code>{_e(_label(r))}</code>" for r in rows) or "none") + "</p></header>"]
     if findings:
         body += ["<h2>Front end &times; request</h2>", *_matrix(findings, rows, anchors), "<h2>Findings</h2>"]
         body += [_finding(f, anchor) for f, anchor in zip(findings, ids)]
     else:
-        body.append(f"<p class='clear'><b>All clear</b>: no problems found in {flows} flows"
+        body.append(f"<p class='clear'><b>All clear</b>: no problems found in {_n(flows, 'flow')}"
                     + (f" under {', '.join(_e(_label(r)) for r in rows)}" if rows else "") + ".</p>")
     if profiles:
         body += _profiles(profiles)
     page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<meta http-equiv='Content-Security-Policy' content='{CSP}'>"
+            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>{_e(title)}</title><style>{CSS}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")
     # A lone surrogate (undecodable bytes kept by surrogateescape) cannot be written as UTF-8: shown as '?' instead.

@@ -1,5 +1,5 @@
 """Fidelity: a request like the one in a captured dump comes out of the profile with the same header names, order
-and value formats (tests/fixtures/dumps, reconstructed from the reference's tables of captured dumps)."""
+and value formats (tests/fixtures/dumps, reconstructed from public captured dumps, each file naming its source)."""
 
 import re
 from pathlib import Path

@@ -1,6 +1,7 @@
 """Every front end: the headers it adds (order and format), and what survives of a client's forged copies.
 
-The expectations are written from ../shared/reference/frontends.md, not read back from the profile files.
+The expectations are written from the front ends' public documentation and captured dumps (each profile's
+[sources]), not read back from the profile files.
 """
 
 import re

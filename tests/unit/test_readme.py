@@ -38,3 +38,14 @@ def test_the_documented_commands_listen_on_loopback_only():
 @pytest.mark.parametrize("rule", sorted(RULES))
 def test_every_rule_is_in_the_rules_table(rule):
     assert re.search(rf"^\| `{rule}` \| {RULES[rule].kind} \| {RULES[rule].severity} \|", README, re.M)
+
+
+def test_the_repository_stands_alone():
+    """Users have only the repository: no file in it points at notes outside it, and the license is there."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    files = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True).stdout.split()
+    outside = [f for f in files if not f.startswith("tests/apps/") and (root / f).is_file()
+               and re.search(r"\.\./" + "shared|shared/" + "reference", (root / f).read_text(errors="replace"))]
+    assert outside == [] and (root / "LICENSE").read_text().startswith("MIT License")
