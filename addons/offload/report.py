@@ -1,4 +1,4 @@
-"""Reports: the terminal summary, the JSON report (contract in DESIGN.md) and JUnit XML."""
+"""Reports: the terminal summary, the JSON report (its schema: docs/report.schema.json) and JUnit XML."""
 
 from __future__ import annotations
 
