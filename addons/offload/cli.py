@@ -8,8 +8,9 @@ import os
 import sys
 import textwrap
 import time
+from pathlib import Path
 
-from . import __version__, addon_path, report
+from . import __version__, addon_path, config, report
 from .findings import LEVEL
 from .redact import redact_url
 from .forward import Incoming, forward, respond
@@ -53,10 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("probe", help="send the app each front end's version of a request and judge the answers",
                        description=textwrap.dedent("""\
         Sends requests straight to the app (no proxy): for each URL and front end, the request as the front end
-        forwards it and the same with X-Forwarded-Proto: https; per URL, the request with no front end and a
-        spoof audit (forged X-Forwarded-Proto/-For/-Host from a direct client). GET only by default: the
-        requests reach your app. Exit status: 0 fine, 1 findings at --fail-on, 2 usage error or app unreachable."""))
-    p.add_argument("urls", nargs="+", metavar="URL", help="e.g. http://127.0.0.1:3000/login")
+        forwards it, as a correct deployment would (public Host, X-Forwarded-Proto: https) and, when it fails, as
+        plain HTTP; per URL, the request with no front end and a spoof audit (forged X-Forwarded-Proto/-For/-Host
+        from a direct client). GET only: the requests reach your app. Settings may come from [tool.offload] in
+        pyproject.toml or an offload.toml (the command line wins). Exit status: 0 fine, 1 findings at --fail-on,
+        2 usage error or app unreachable."""))
+    p.add_argument("urls", nargs="*", metavar="URL",
+                   help="e.g. http://127.0.0.1:3000/login (default: urls from [tool.offload] or offload.toml)")
     p.add_argument("--frontend", action="append", metavar="NAME|all",
                    help=f"front end(s) to check, repeatable or comma-separated; 'all' (default: {DEFAULT_PROFILE})")
     p.add_argument("--host", help="public host name the front end receives (default: the URL's host)")
@@ -70,9 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "front end is right to believe them")
     p.add_argument("--json", metavar="PATH", help="write the JSON report here")
     p.add_argument("--junit", metavar="PATH", help="write a JUnit XML report here")
-    p.add_argument("--fail-on", choices=["error", "warning", "never"], default="error",
+    p.add_argument("--fail-on", choices=["error", "warning", "never"], default=None,
                    help="exit 1 when findings reach this level (default: error)")
-    p.add_argument("--timeout", type=seconds, default=5.0,
+    p.add_argument("--ignore", action="append", default=None, metavar="RULE[:FRONTEND]",
+                   help="leave this rule's findings (behind this front end) out of the verdict, repeatable")
+    p.add_argument("--config", metavar="FILE",
+                   help="settings file (default: the nearest offload.toml, or pyproject.toml with [tool.offload])")
+    p.add_argument("--timeout", type=seconds, default=None,
                    help="seconds for each request in all: connect, headers and body (default 5)")
     p.add_argument("--color", choices=["auto", "always", "never"], default="auto")
     p.set_defaults(run=run_probe)
@@ -119,7 +127,28 @@ def parse_header(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+def with_settings(args) -> list:
+    """The probe's arguments completed from the settings file (the command line wins); the ignores, parsed."""
+    path = Path(args.config) if args.config else config.find()
+    settings = config.load(path) if path else {}
+    frontends = settings.get("frontends")
+    args.urls = args.urls or settings.get("urls", [])
+    args.frontend = args.frontend or ([frontends] if isinstance(frontends, str) else frontends)
+    args.fail_on = args.fail_on or settings.get("fail_on", "error")
+    args.host = args.host or settings.get("host")
+    args.header = args.header or settings.get("headers", [])
+    args.timeout = args.timeout or float(settings.get("timeout", 5.0))
+    args.audit = args.audit or settings.get("audit", False)
+    args.json = args.json or settings.get("json")
+    args.junit = args.junit or settings.get("junit")
+    if not args.urls:
+        raise ValueError("probe: give the URL(s) to probe, or urls = [...] under [tool.offload] in pyproject.toml "
+                         "or in offload.toml")
+    return [config.Ignore.parse(i) for i in (args.ignore or settings.get("ignore", []))]
+
+
 def run_probe(args) -> int:
+    ignores = with_settings(args)
     profiles = selected_profiles(args.frontend)
     headers = [parse_header(h) for h in args.header]
     if args.peer:
@@ -143,13 +172,20 @@ def run_probe(args) -> int:
     started = time.monotonic()
     result = Prober(profiles, headers, args.peer, args.timeout, audit=args.audit).run(jobs)
     elapsed = time.monotonic() - started
-    colour = args.color == "always" or (args.color == "auto" and out.isatty() and not os.environ.get("NO_COLOR"))
+    colour = use_colour(args.color, out)
+    ignored = [f for f in result.findings.all() if any(i.matches(f) for i in ignores)]
+    if ignored:
+        for cell in result.cells:
+            cell.findings = [f for f in cell.findings if not any(i.matches(f) for i in ignores)]
+        with result.findings._lock:
+            for f in ignored:
+                result.findings.items.pop(f.key, None)
     print_matrix(result, jobs, profiles, colour, out)
     findings = result.findings.all()
     print_findings(findings, colour, out)
     print(f"\n{result.framework}", file=out)
     print(f"{len(jobs)} URL(s) x {len(profiles)} front end(s): {result.requests} requests in {elapsed:.2f}s; "
-          + report.summary_text(findings), file=out)
+          + report.summary_text(findings) + (f"; {len(ignored)} ignored (--ignore)" if ignored else ""), file=out)
     names = [p.name for p in profiles]
     try:
         if args.json:
@@ -165,6 +201,16 @@ def run_probe(args) -> int:
     if result.unanswered:
         return EXIT_USAGE
     return EXIT_FINDINGS if result.findings.reaches(args.fail_on) else EXIT_OK
+
+
+def use_colour(choice: str, out) -> bool:
+    """--color auto: on a terminal, unless NO_COLOR is set and not empty; FORCE_COLOR (set, not empty) forces it
+    (https://no-color.org, https://force-color.org)."""
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or out.isatty()
 
 
 def paint(text: str, verdict: str, colour: bool, width: int = 0) -> str:

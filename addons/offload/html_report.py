@@ -32,7 +32,9 @@ td.info { background: var(--info); } td.ok { background: var(--ok); }
 section.finding { border-left: 4px solid var(--line); padding: .2rem .8rem; margin: 1rem 0; }
 section.error { border-color: var(--error-fg); } section.warning { border-color: var(--warning-fg); }
 section.info { border-color: var(--info-fg); }
-dt { color: var(--muted); } dd { margin: 0 0 .4rem 1rem; }
+h3 { font-size: 1.1rem; } h3 code { font-size: .95em; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
+dt { color: var(--muted); } dd { margin: 0; }
 .muted { color: var(--muted); }
 /* On paper the front ends' headers are shown, closed or not (browsers that know ::details-content). */
 @media print { details::details-content { content-visibility: visible; display: block; }
@@ -115,7 +117,7 @@ def to_html(findings: list[Finding], frontends: list[str], flows: int,
     findings = _order(findings)
     s = summary(findings, flows)
     # As the JUnit report: the front ends asked for, then any other a finding names (the probe's spoof audit has none).
-    rows = list(frontends) + sorted({f.frontend for f in findings} - set(frontends))
+    rows = list(dict.fromkeys(frontends)) + sorted({f.frontend for f in findings} - set(frontends))
     # A matrix cell links each of its rules to that rule's first finding there (the others have no id).
     anchors: dict[tuple[str, str, str], str] = {}
     ids = []

@@ -219,6 +219,7 @@ class Proxy:
     def __init__(self, app_url: str, frontend: str, options: Mapping[str, Any], folder: Path,
                  fail_on: str = "error", mitmdump_args: Iterable[str] = (), start_timeout: float = START_TIMEOUT
                  ) -> None:
+        __tracebackhide__ = True  # a failure to start shows the test's line and the message, not this module
         if "://" not in app_url:
             app_url = "http://" + app_url
         self.app_url = app_url.rstrip("/")
@@ -265,6 +266,7 @@ class Proxy:
         ]
 
     def _start(self, timeout: float) -> None:
+        __tracebackhide__ = True
         for attempt in range(3):  # a free port may be taken by someone else before mitmdump binds it
             self.port = _free_port()
             self.url = f"https://localhost:{self.port}"
@@ -281,6 +283,7 @@ class Proxy:
                 raise e from None
 
     def _wait_ready(self, timeout: float) -> None:
+        __tracebackhide__ = True
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             status = self.process.poll()
@@ -304,6 +307,8 @@ class Proxy:
         log = self.log
         errors = [line for line in log.splitlines() if "error" in line.lower() or "unknown option" in line]
         first = errors[0].split("] ", 1)[-1] if errors else ""
+        if first.removeprefix("offload: ") == what:
+            first = ""
         return (f"offload ({self.frontend} in front of {self.app_url}): {what}"
                 + (f":\n  {first}" if first else "")
                 + f"\n  command: {' '.join(self._args())}\n  mitmdump's log ({self.log_path}):\n{_tail(log)}")
@@ -364,6 +369,7 @@ class Proxy:
 
         class Session(requests.Session):
             def request(self, method, url, *args, **kwargs):
+                kwargs.setdefault("verify", self.verify)
                 touch()
                 if isinstance(url, str) and url.startswith("/"):
                     url = base + url
@@ -374,6 +380,7 @@ class Proxy:
 
         session = Session()
         session.verify = self.ca_file
+        session.trust_env = False  # no HTTPS_PROXY, and no REQUESTS_CA_BUNDLE overriding verify (requests#3829)
         return session
 
     # --- findings ---
@@ -453,9 +460,10 @@ class Proxy:
 
 def finding_line(f: Mapping[str, Any]) -> str:
     """severity rule METHOD route subject: fix"""
-    fix = f.get("advice") or f.get("evidence") or ""
     text = f"{f.get('severity')} {f.get('rule')} {f.get('method')} {f.get('route')} {f.get('subject')}"
-    return f"{text}: {fix}" if fix else text
+    if f.get("advice"):
+        return f"{text}: {'fix for ' + f['framework'] + ': ' if f.get('framework') else ''}{f['advice']}"
+    return f"{text}: {f['evidence']}" if f.get("evidence") else text
 
 
 class Factory:
@@ -469,6 +477,7 @@ class Factory:
 
     def __call__(self, app_url: str, frontend: str | None = None, *, mitmdump_args: Iterable[str] = (),
                  start_timeout: float = START_TIMEOUT, **options: Any) -> Proxy:
+        __tracebackhide__ = True
         folder = self._tmp.mktemp("offload")
         proxy = Proxy(app_url, frontend or self.frontend, options, folder, fail_on=self.fail_on,
                       mitmdump_args=mitmdump_args, start_timeout=start_timeout)

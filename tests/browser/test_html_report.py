@@ -1,7 +1,6 @@
 """The HTML report in a real browser: it shows every finding's rule, route and fix, runs nothing, loads nothing."""
 
 import pytest
-
 from offload.findings import Finding
 from offload.html_report import write_html
 from offload.report import to_json

@@ -168,3 +168,35 @@ def test_probe_finds_an_oauth_redirect_uri_built_with_http(tmp_path):
     report = json.loads((tmp_path / "r.json").read_text())
     assert ("insecure-redirect", "redirect_uri") in {(f["rule"], f["subject"]) for f in report["findings"]}
     assert status == 1 and "redirect_uri" in out
+
+
+CI_SETTINGS = """\
+[tool.offload]
+# The front ends this app is deployed behind, and the pages that matter.
+urls = ["http://127.0.0.1:{port}/login"]
+frontends = ["azure-windows-legacy", "azure-appservice"]
+fail_on = "error"
+"""
+
+
+@pytest.mark.parametrize("fixed, status", [(True, 0), (False, 1)])
+def test_the_readme_ci_gate_passes_a_fixed_app_and_fails_the_seed_app(fixed, status, tmp_path):
+    """The README's CI example: settings in the app's pyproject.toml, `offload probe` with no arguments."""
+    env = {"SEED_FIX": "1"} if fixed else {}
+    with node_app("express/session-app.js", **env) as app:
+        (tmp_path / "pyproject.toml").write_text(CI_SETTINGS.format(port=app.port))
+        done = subprocess.run([sys.executable, "-m", "offload", "probe", "--json", "-"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60, env={"PATH": "", "NO_COLOR": "1"})
+    assert done.returncode == status, done.stderr
+    report = json.loads(done.stdout)  # --json -: the report alone on standard output, the matrix on stderr
+    assert report["frontends"] == ["azure-windows-legacy", "azure-appservice"]
+    dropped = {(f["rule"], f["frontend"]) for f in report["findings"] if f["severity"] == "error"}
+    assert dropped == (set() if fixed else {("secure-cookie-dropped", "azure-windows-legacy")})
+
+
+def test_ignore_takes_a_finding_out_of_the_verdict(session_app):
+    url = f"http://127.0.0.1:{session_app.port}/login"
+    status, out, _ = probe(url, "--frontend", "nginx-default", "--ignore", "secure-cookie-dropped:nginx-default")
+    assert status == 0 and "1 ignored (--ignore)" in out
+    status, _, err = probe(url, "--ignore", "secure-cookie")
+    assert status == 2 and "no rule 'secure-cookie'" in err
