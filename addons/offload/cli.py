@@ -10,10 +10,10 @@ import textwrap
 import time
 from pathlib import Path
 
-from . import __version__, addon_path, config, report
+from . import __version__, addon_path, config, html_report, report
 from .findings import LEVEL
 from .redact import redact_url
-from .forward import Incoming, forward, respond
+from .forward import Incoming, forward, respond, sample_headers
 from .probe import CLIENT, Job, Prober
 from .reference import check_source
 from .profiles import DEFAULT_PROFILE, ProfileError, load_profile, profile_names
@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "front end is right to believe them")
     p.add_argument("--json", metavar="PATH", help="write the JSON report here")
     p.add_argument("--junit", metavar="PATH", help="write a JUnit XML report here")
+    p.add_argument("--html", metavar="PATH", help="write a self-contained HTML report here (matrix, findings, fixes)")
     p.add_argument("--fail-on", choices=["error", "warning", "never"], default=None,
                    help="exit 1 when findings reach this level (default: error)")
     p.add_argument("--ignore", action="append", default=None, metavar="RULE[:FRONTEND]",
@@ -141,6 +142,7 @@ def with_settings(args) -> list:
     args.audit = args.audit or settings.get("audit", False)
     args.json = args.json or settings.get("json")
     args.junit = args.junit or settings.get("junit")
+    args.html = args.html or settings.get("html")
     if not args.urls:
         raise ValueError("probe: give the URL(s) to probe, or urls = [...] under [tool.offload] in pyproject.toml "
                          "or in offload.toml")
@@ -156,7 +158,7 @@ def run_probe(args) -> int:
             check_source(args.peer)
         except ValueError as e:
             raise ValueError(f"--peer: {e}") from e
-    for option, path in (("--json", args.json), ("--junit", args.junit)):
+    for option, path in (("--json", args.json), ("--junit", args.junit), ("--html", args.html)):
         if path:
             try:
                 report.check_destination(path)
@@ -168,7 +170,7 @@ def run_probe(args) -> int:
             print(f"offload: warning: {job.shown}: the user name and password in the URL are not sent "
                   "(give credentials with -H 'Authorization: ...')", file=sys.stderr)
     # A report on standard output keeps it to itself: the matrix goes to standard error then.
-    out = sys.stderr if "-" in (args.json, args.junit) else sys.stdout
+    out = sys.stderr if "-" in (args.json, args.junit, args.html) else sys.stdout
     started = time.monotonic()
     result = Prober(profiles, headers, args.peer, args.timeout, audit=args.audit).run(jobs)
     elapsed = time.monotonic() - started
@@ -192,6 +194,9 @@ def run_probe(args) -> int:
             report.write_json(args.json, findings, names, result.requests)
         if args.junit:
             report.write_junit(args.junit, findings, names, args.fail_on)
+        if args.html:
+            html_report.write_html(args.html, findings, names, result.requests,
+                                   {p.name: sample_headers(p) for p in profiles}, title="offload probe")
     except OSError as e:
         print(f"offload: could not write a report: {e.strerror or e}", file=sys.stderr)
         return EXIT_USAGE

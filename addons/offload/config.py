@@ -21,6 +21,7 @@ KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "audit": (bool, "the spoof audit as a warning"),
     "json": (str, "JSON report path ('-': standard output)"),
     "junit": (str, "JUnit report path"),
+    "html": (str, "HTML report path"),
 }
 FILES = ("offload.toml", "pyproject.toml")
 

@@ -68,6 +68,9 @@ class Diagnose:
                           "Write the JSON report here at exit ('-': standard output).")
         loader.add_option("frontend_junit", Optional[str], None,
                           "Write a JUnit XML report here at exit ('-': standard output).")
+        loader.add_option("frontend_html", Optional[str], None,
+                          "Write a self-contained HTML report here at exit: the front end x route matrix, each "
+                          "finding with its evidence and fix, the front end's headers ('-': standard output).")
         loader.add_option("frontend_report_live", bool, False,
                           "Also rewrite the JSON report (frontend_report, a file) whenever a new finding is made, so "
                           "a test or a watcher can read the findings so far (the pytest plugin does).")
@@ -82,7 +85,7 @@ class Diagnose:
             self.compare_mode = parse_choice("frontend_compare", ctx.options.frontend_compare, COMPARE)
         if "frontend_fail_on" in updated:
             parse_choice("frontend_fail_on", ctx.options.frontend_fail_on, FAIL_ON)
-        for option in ("frontend_report", "frontend_junit"):
+        for option in ("frontend_report", "frontend_junit", "frontend_html"):
             if option in updated and getattr(ctx.options, option):
                 try:
                     report.check_destination(getattr(ctx.options, option))

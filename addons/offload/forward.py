@@ -327,3 +327,12 @@ def front_end_cookies(profile: Profile, incoming: Incoming, values: dict[str, st
 def cookie_names(cookie_headers: list[str]) -> set[str]:
     """Names in Cookie request headers ('a=1; b=2'), without parsing values."""
     return {part.split("=", 1)[0].strip() for header in cookie_headers for part in header.split(";")}
+
+
+def sample_headers(profile: Profile, host: str = "myapp.azurewebsites.net") -> Headers:
+    """What a front end adds to a sample HTTPS request (a browser's GET /login from a documentation address), for
+    reports that show each front end's headers."""
+    sent = [("Host", host), ("User-Agent", "Mozilla/5.0"), ("Accept", "text/html")]
+    incoming = Incoming("https", host, "/login", sent, Client("203.0.113.7", 50123, "1.3"), upstream="127.0.0.1:3000")
+    fwd = forward(profile, incoming)
+    return [(k, fwd.host if k.lower() == "host" else v) for k, v in fwd.headers if (k, v) not in sent]

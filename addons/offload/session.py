@@ -7,7 +7,9 @@ import sys
 
 from mitmproxy import ctx
 
-from . import advice, report
+from . import advice, html_report, report
+from .forward import sample_headers
+from .profiles import ProfileError, load_profile
 from .findings import Finding, Findings
 from .recognize import Recognizer
 from .scheduler import Scheduler
@@ -98,7 +100,9 @@ class Session:
         fail_on = ctx.options.frontend_fail_on
         for what, path, write in (
                 ("JSON", ctx.options.frontend_report, lambda p: report.write_json(p, findings, names, flows)),
-                ("JUnit", ctx.options.frontend_junit, lambda p: report.write_junit(p, findings, names, fail_on))):
+                ("JUnit", ctx.options.frontend_junit, lambda p: report.write_junit(p, findings, names, fail_on)),
+                ("HTML", ctx.options.frontend_html if "frontend_html" in ctx.options else None,
+                 lambda p: html_report.write_html(p, findings, names, flows, headers_of(names), title="offload"))):
             if not path:
                 continue
             try:
@@ -108,3 +112,14 @@ class Session:
                 written = False
                 logger.error(f"offload: could not write the {what} report to {path}: {e.strerror or e}")
         return written
+
+
+def headers_of(names: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """Each emulated front end's headers on a sample request, for the HTML report."""
+    out = {}
+    for name in names:
+        try:
+            out[name] = sample_headers(load_profile(name))
+        except ProfileError:
+            continue
+    return out

@@ -33,7 +33,7 @@ def test_a_real_probe_report_of_every_front_end_is_valid(session_app, tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "offload", "probe", f"http://127.0.0.1:{session_app.port}/login", "--frontend", "all",
          "--json", str(path)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,  # no settings file of ours
         env={"NO_COLOR": "1", "PATH": "", "PYTHONPATH": str(ROOT / "addons")})
     assert done.returncode == 1, done.stdout + done.stderr  # the seed bug: errors under three front ends
     report = json.loads(path.read_text(encoding="utf-8"))
