@@ -200,3 +200,13 @@ def test_ignore_takes_a_finding_out_of_the_verdict(session_app):
     assert status == 0 and "1 ignored (--ignore)" in out
     status, _, err = probe(url, "--ignore", "secure-cookie")
     assert status == 2 and "no rule 'secure-cookie'" in err
+
+
+def test_the_html_report_shows_the_matrix_the_fix_and_the_front_ends_headers(session_app, tmp_path):
+    page = tmp_path / "report.html"
+    status, _, _ = probe(f"http://127.0.0.1:{session_app.port}/login", "--frontend", "azure-windows-legacy,heroku",
+                         "--html", str(page))
+    html = page.read_text()
+    assert status == 1 and "secure-cookie-dropped" in html and "x-arr-ssl" in html.lower()
+    assert "X-Request-Start" in html  # heroku's headers, one click away
+    assert "<script" not in html
