@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
 import sys
 import textwrap
 import time
@@ -34,7 +35,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passed: list[str] = []
+    if "--" in argv:  # offload run ... -- MITMPROXY ARGS: everything after -- goes to mitmproxy untouched
+        passed, argv = argv[argv.index("--") + 1:], argv[:argv.index("--")]
     args = parser.parse_args(argv)
+    args.mitmproxy_args = passed
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
@@ -91,6 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("addon-path", help="the absolute path of the addon script, for mitmdump -s / mitmweb -s")
     p.set_defaults(run=run_addon_path)
+
+    p = sub.add_parser(
+        "run", usage="offload run URL [--web] [--frontend NAME] [--port N] [-- MITMPROXY ARGS...]",
+        help="start mitmdump (or mitmweb) with the addon in front of your app, on 127.0.0.1",
+        description="Runs mitmdump -s <addon> --mode reverse:URL@127.0.0.1:PORT (mitmweb with --web) and prints the "
+                    "address to browse. Arguments after -- go to mitmproxy as they are (e.g. -- --set "
+                    "frontend_fail_on=error --set frontend_report=report.json).")
+    p.add_argument("url", metavar="URL", help="your app, e.g. http://localhost:3000")
+    p.add_argument("--frontend", default=DEFAULT_PROFILE, metavar="NAME",
+                   help=f"the front end to emulate (default: {DEFAULT_PROFILE}; offload profiles lists them)")
+    p.add_argument("--port", type=port_number, default=8443, help="the port to listen on, on 127.0.0.1 (default 8443)")
+    p.add_argument("--web", action="store_true", help="mitmweb instead of mitmdump (its UI on 127.0.0.1:8081)")
+    p.set_defaults(run=run_run)
 
     p = sub.add_parser("show", help="what a sample request looks like to the app behind a front end")
     p.add_argument("name", metavar="NAME")
@@ -260,6 +279,45 @@ def print_findings(findings, colour: bool, out=sys.stdout) -> None:
         if f.advice:
             fix = f"fix{f' for {f.framework}' if f.framework else ''}: {f.advice}"
             print(textwrap.fill(fix, 100, initial_indent="  ", subsequent_indent="    "), file=out)
+
+
+def port_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, not {text!r}")
+    return value
+
+
+def run_command(args) -> list[str]:
+    """The mitmdump/mitmweb command line `offload run` executes."""
+    load_profile(args.frontend)  # an unknown name stops here, listing the valid ones
+    job = Job.parse(args.url)
+    upstream = f"{'https' if job.target.tls else 'http'}://{job.host}"
+    tool = "mitmweb" if args.web else "mitmdump"
+    here = Path(sys.executable).with_name(tool)
+    found = str(here) if here.exists() else shutil.which(tool)
+    if not found:
+        raise ValueError(f"run: {tool} was not found beside {sys.executable} or on PATH; install mitmproxy "
+                         "(pip install mitmproxy) or use mitmproxy's standalone binaries with "
+                         f"{tool} -s \"$(offload addon-path)\"")
+    extra = list(args.mitmproxy_args)
+    command = [found, "-s", addon_path(), "--mode", f"reverse:{upstream}@127.0.0.1:{args.port}",
+               "--set", f"frontend={args.frontend}"]
+    if args.web:
+        command += ["--web-host", "127.0.0.1"]
+    return command + extra
+
+
+def run_run(args) -> int:
+    command = run_command(args)
+    print(f"offload: {args.frontend} in front of {args.url}: browse https://localhost:{args.port}/ "
+          f"(or curl -k https://localhost:{args.port}/){'; mitmweb on http://127.0.0.1:8081/' if args.web else ''}",
+          file=sys.stderr, flush=True)
+    os.execv(command[0], command)
+    return EXIT_OK  # not reached
 
 
 def run_addon_path(args) -> int:
