@@ -314,7 +314,7 @@ def run_command(args) -> list[str]:
 def run_run(args) -> int:
     command = run_command(args)
     print(f"offload: {args.frontend} in front of {args.url}: browse https://localhost:{args.port}/ "
-          f"(or curl -k https://localhost:{args.port}/){'; mitmweb on http://127.0.0.1:8081/' if args.web else ''}",
+          f"(or curl -k https://localhost:{args.port}/){'; mitmweb prints where its UI is' if args.web else ''}",
           file=sys.stderr, flush=True)
     os.execv(command[0], command)
     return EXIT_OK  # not reached

@@ -29,7 +29,7 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -75,8 +75,13 @@ def parse_frontends(values: Iterable[str]) -> list[str]:
 
 def mitmdump_path() -> str:
     """$OFFLOAD_MITMDUMP, else the mitmdump beside the running interpreter (its venv), else the one on PATH."""
-    found = os.environ.get("OFFLOAD_MITMDUMP") or shutil.which("mitmdump", path=str(Path(sys.executable).parent)) \
-        or shutil.which("mitmdump")
+    named = os.environ.get("OFFLOAD_MITMDUMP")
+    if named:
+        found = shutil.which(named)
+        if not found:
+            raise OffloadError(f"OFFLOAD_MITMDUMP={named}: no such executable")
+        return found
+    found = shutil.which("mitmdump", path=str(Path(sys.executable).parent)) or shutil.which("mitmdump")
     if not found:
         raise OffloadError(
             f"mitmdump not found beside {sys.executable} nor on PATH: pip install mitmproxy (or offload) in this "
@@ -244,6 +249,7 @@ class Proxy:
         self.extra = list(mitmdump_args)
         self.exit_status: int | None = None
         self.process: subprocess.Popen | None = None
+        self.command: list[str] = []
         self._ssl_context: ssl.SSLContext | None = None
         self._last_activity = time.monotonic()
         self._start(start_timeout)
@@ -271,9 +277,13 @@ class Proxy:
             self.port = _free_port()
             self.url = f"https://localhost:{self.port}"
             self.report_path.unlink(missing_ok=True)
+            self.command = self._args()
             with open(self.log_path, "wb") as log:
-                self.process = subprocess.Popen(self._args(), stdout=log, stderr=subprocess.STDOUT,
-                                                stdin=subprocess.DEVNULL)
+                try:
+                    self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
+                                                    stdin=subprocess.DEVNULL)
+                except OSError as e:
+                    raise OffloadError(f"could not run {self.command[0]}: {e}") from None
             try:
                 self._wait_ready(timeout)
                 return
@@ -311,7 +321,7 @@ class Proxy:
             first = ""
         return (f"offload ({self.frontend} in front of {self.app_url}): {what}"
                 + (f":\n  {first}" if first else "")
-                + f"\n  command: {' '.join(self._args())}\n  mitmdump's log ({self.log_path}):\n{_tail(log)}")
+                + f"\n  command: {' '.join(self.command)}\n  mitmdump's log ({self.log_path}):\n{_tail(log)}")
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
         """Stop mitmdump (SIGTERM; killed after `timeout`): it lets comparisons in flight finish (up to 6 s) and
@@ -451,19 +461,42 @@ class Proxy:
     def describe(self, findings: list[dict], fail_on: str = "error") -> str:
         head = (f"offload: {len(findings)} finding{'s' if len(findings) != 1 else ''} at or above {fail_on} "
                 f"behind {self.frontend} (app {self.app_url}, report {self.report_path}):")
-        return "\n".join([head, *("  " + finding_line(f) for f in findings)])
+        lines, previous = [head], None
+        for f in findings:
+            what, fix = _parts(f)
+            same = fix is not None and fix == previous  # one fix for several findings: written out once
+            lines.append(f"  {what}: (the same fix as above)" if same else "  " + finding_line(f))
+            previous = fix
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        """Every finding so far, one line each (as assert_clean writes them), or "" when there is none."""
+        findings = self.findings
+        return self.describe(findings, "info").replace(" at or above info", "", 1) if findings else ""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
     def __repr__(self) -> str:
         state = "running" if self.running else f"stopped ({self.exit_status})"
         return f"<offload.Proxy {self.frontend} {self.url} -> {self.app_url} {state}>"
 
 
+def _parts(f: Mapping[str, Any]) -> tuple[str, str | None]:
+    what = f"{f.get('severity')} {f.get('rule')} {f.get('method')} {f.get('route')} {f.get('subject')}"
+    if not f.get("advice"):
+        return what, None
+    return what, (f"fix for {f['framework']}: " if f.get("framework") else "") + f["advice"]
+
+
 def finding_line(f: Mapping[str, Any]) -> str:
-    """severity rule METHOD route subject: fix"""
-    text = f"{f.get('severity')} {f.get('rule')} {f.get('method')} {f.get('route')} {f.get('subject')}"
-    if f.get("advice"):
-        return f"{text}: {'fix for ' + f['framework'] + ': ' if f.get('framework') else ''}{f['advice']}"
-    return f"{text}: {f['evidence']}" if f.get("evidence") else text
+    """severity rule METHOD route subject: fix (the evidence when there is no fix)"""
+    what, fix = _parts(f)
+    more = fix or f.get("evidence")
+    return f"{what}: {more}" if more else what
 
 
 class Factory:
@@ -529,8 +562,27 @@ def pytest_report_header(config) -> str:
 
 def pytest_generate_tests(metafunc) -> None:
     names = _frontends(metafunc.config)
-    if names and "offload_frontend" in metafunc.fixturenames:
-        metafunc.parametrize("offload_frontend", names, indirect=True, ids=names)
+    if not names or "offload_frontend" not in metafunc.fixturenames:
+        return
+    for mark in metafunc.definition.iter_markers("parametrize"):  # the test chose its own front ends
+        argnames = mark.args[0] if mark.args else mark.kwargs.get("argnames", "")
+        if "offload_frontend" in (argnames.replace(" ", "").split(",") if isinstance(argnames, str) else argnames):
+            return
+    metafunc.parametrize("offload_frontend", names, indirect=True, ids=names)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A test that used the fixture and failed for another reason (its own assert) gets offload's findings so far
+    as a report section ("offload findings"): the cause is often one of them."""
+    report = yield
+    factory = getattr(item, "funcargs", {}).get("offload")
+    if call.when == "call" and report.failed and isinstance(factory, Factory) \
+            and call.excinfo is not None and not str(call.excinfo.value).startswith("offload"):
+        text = "\n".join(filter(None, (proxy.summary() for proxy in factory.proxies)))
+        if text:
+            report.sections.append(("offload findings", text))
+    return report
 
 
 @pytest.fixture

@@ -132,10 +132,10 @@ def test_trust_depends_on_loopback_with_peer(tmp_path, peer_address):
 
 
 def test_the_readmes_ci_example_works(session_app, tmp_path):
-    """Run the README's CI step (wait for the app, probe it, write both reports) against a real app."""
+    """Run docs/ci.md's CI step (wait for the app, probe it, write the reports) against a real app."""
     import re
     from pathlib import Path
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "ci.md").read_text()
     step = re.search(r"- run: \|\n((?:          .*\n)+)", readme).group(1)
     script = step.replace("127.0.0.1:3000", f"127.0.0.1:{session_app.port}")
     bin_dir = str(Path(sys.executable).parent)  # where pip put the offload command
@@ -170,13 +170,14 @@ def test_probe_finds_an_oauth_redirect_uri_built_with_http(tmp_path):
     assert status == 1 and "redirect_uri" in out
 
 
-CI_SETTINGS = """\
-[tool.offload]
-# The front ends this app is deployed behind, and the pages that matter.
-urls = ["http://127.0.0.1:{port}/login"]
-frontends = ["azure-windows-legacy", "azure-appservice"]
-fail_on = "error"
-"""
+def readme_settings(port: int, frontends: list[str]) -> str:
+    """The README's [tool.offload] example, pointed at this app and these front ends."""
+    import re
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"```toml\n(\[tool\.offload\].*?)```", readme, re.S).group(1)
+    block = block.replace("127.0.0.1:3000", f"127.0.0.1:{port}")
+    return re.sub(r"^frontends = .*$", f"frontends = {json.dumps(frontends)}", block, flags=re.M)
 
 
 @pytest.mark.parametrize("fixed, status", [(True, 0), (False, 1)])
@@ -184,7 +185,8 @@ def test_the_readme_ci_gate_passes_a_fixed_app_and_fails_the_seed_app(fixed, sta
     """The README's CI example: settings in the app's pyproject.toml, `offload probe` with no arguments."""
     env = {"SEED_FIX": "1"} if fixed else {}
     with node_app("express/session-app.js", **env) as app:
-        (tmp_path / "pyproject.toml").write_text(CI_SETTINGS.format(port=app.port))
+        (tmp_path / "pyproject.toml").write_text(readme_settings(app.port, ["azure-windows-legacy",
+                                                                          "azure-appservice"]))
         done = subprocess.run([sys.executable, "-m", "offload", "probe", "--json", "-"], cwd=tmp_path,
                               capture_output=True, text=True, timeout=60, env={"PATH": "", "NO_COLOR": "1"})
     assert done.returncode == status, done.stderr

@@ -82,7 +82,7 @@ def descendants(pid: int) -> set[int]:
 
 
 def documented_commands() -> list[str]:
-    readme = (ROOT / "README.md").read_text()
+    readme = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
     commands = set()
     for block in re.findall(r"```sh\n(.*?)```", readme, re.S):
         for line in block.splitlines():
@@ -97,6 +97,7 @@ def documented_commands() -> list[str]:
 def test_every_documented_proxy_command_listens_on_loopback_only(command, confdir):
     with node_app("express/session-app.js") as app:
         proxy_port, web_port = free_port(), free_port()
+        command = command.replace('"$(offload addon-path)"', str(ROOT / "addons" / "azure_arr.py"))
         args = command.replace("localhost:3000", f"127.0.0.1:{app.port}").replace("8443", str(proxy_port)).split()
         args[0] = str(Path(mitmdump_path()).with_name(args[0]))
         args[args.index("-s") + 1] = str(ROOT / "addons" / "azure_arr.py")
@@ -105,6 +106,21 @@ def test_every_documented_proxy_command_listens_on_loopback_only(command, confdi
             args += ["--web-port", str(web_port), "--set", "web_open_browser=false"]
         with Process("documented", args) as proxy:
             proxy.start().wait_ready(proxy_port, "offload: ")
+            time.sleep(0.5)
+            addresses = listening(descendants(proxy.proc.pid))
+    assert addresses and all(a.startswith(("127.0.0.1:", "[::1]:")) for a in addresses), addresses
+
+
+@pytest.mark.parametrize("web", [False, True])
+def test_offload_run_listens_on_loopback_only(web, confdir):
+    with node_app("express/session-app.js") as app:
+        proxy_port, web_port = free_port(), free_port()
+        args = [sys.executable, "-m", "offload", "run", f"http://localhost:{app.port}", "--port", str(proxy_port)]
+        args += ["--web"] if web else []
+        args += ["--", "--set", f"confdir={confdir}"] + (
+            ["--web-port", str(web_port), "--set", "web_open_browser=false"] if web else [])
+        with Process("offload-run", args) as proxy:
+            proxy.start().wait_ready(proxy_port, "offload: emulating")
             time.sleep(0.5)
             addresses = listening(descendants(proxy.proc.pid))
     assert addresses and all(a.startswith(("127.0.0.1:", "[::1]:")) for a in addresses), addresses
