@@ -37,7 +37,7 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 MARKERS = {"error": ":x:", "warning": ":warning:"}
 LEARNING = 50  # clean answers fingerprinted to learn the framework (and give client-ip-port advice) before stopping
 LOG_PER_RESPONSE = 10  # new findings logged one by one per response; more are counted in one line
-COMMENT_LINES = 20  # finding lines in one flow's comment; the rest are counted (offload.findings lists them all)
+COMMENT_LINES = 20  # findings in one flow's comment; the rest are counted (offload.findings lists them all)
 # Passive findings recorded only once the flow's comparison says what they are: a cookie without Secure may be one
 # the app makes Secure when it sees HTTPS (secure-attribute-dropped). They are shown on the flow at once.
 PENDING = frozenset({"cookie-not-secure"})
@@ -344,50 +344,68 @@ def _event_stream(response: http.Response) -> bool:
     return response.headers.get("content-type", "").lower().startswith("text/event-stream")
 
 
-def _comment_line(finding: Finding) -> str:
-    line = f"offload {finding.severity} {finding.rule}: {finding.message}"
+def comment_block(finding: Finding) -> list[str]:
+    """A finding as mitmweb's Comment tab shows it: short lines, the rule and subject, what happened, the fix."""
+    lines = [f"offload {finding.severity} {finding.rule}: {finding.subject}", f"  {finding.message}"]
     if finding.advice:
-        line += f" Fix{f' for {finding.framework}' if finding.framework else ''}: {finding.advice}"
-    return line
+        lines.append(f"  fix{f' for {finding.framework}' if finding.framework else ''}: {finding.advice}")
+    return lines
+
+
+def _blocks(comment: str) -> list[list[str]]:
+    """A comment's lines grouped: each offload finding with its indented lines; any other line on its own."""
+    blocks: list[list[str]] = []
+    for line in comment.split("\n") if comment else []:
+        if line.startswith("  ") and blocks and blocks[-1][0].startswith("offload "):
+            blocks[-1].append(line)
+        else:
+            blocks.append([line])
+    return blocks
+
+
+def _marker(blocks: list[list[str]]) -> str:
+    heads = [b[0] for b in blocks]
+    if any(h.startswith("offload error") for h in heads):
+        return MARKERS["error"]
+    return MARKERS["warning"] if any(h.startswith("offload warning") for h in heads) else ""
 
 
 def unmark(flow: http.HTTPFlow, findings: list[Finding]) -> None:
     """Take findings that turned out to be part of another one off a flow's comment (its marker is recomputed)."""
-    lines = flow.comment.split("\n") if flow.comment else []
-    drop = {_comment_line(f) for f in findings}
-    kept = [line for line in lines if line not in drop]
-    if len(kept) == len(lines):
+    blocks = _blocks(flow.comment)
+    drop = {tuple(comment_block(f)) for f in findings}
+    kept = [b for b in blocks if tuple(b) not in drop]
+    if len(kept) == len(blocks):
         return
-    flow.comment = "\n".join(kept)
-    if not any(line.startswith("offload error") for line in kept):
-        flow.marked = MARKERS["warning"] if any(line.startswith("offload warning") for line in kept) else ""
+    flow.comment = "\n".join(line for b in kept for line in b)
+    flow.marked = _marker(kept)
 
 
 def mark(flow: http.HTTPFlow, findings: list[Finding]) -> None:
-    """Show findings in mitmweb: a marker (errors outrank warnings) and a line each in the flow's comment."""
+    """Show findings in mitmweb: a marker (errors outrank warnings) and a short block each in the flow's comment."""
     if not findings:
         return
     for finding in findings:
         marker = MARKERS.get(finding.severity)
         if marker and flow.marked != MARKERS["error"]:
             flow.marked = marker
-    lines = flow.comment.split("\n") if flow.comment else []
+    blocks = _blocks(flow.comment)
     more = 0
-    if lines and (m := _MORE.match(lines[-1])):
+    if blocks and (m := _MORE.match(blocks[-1][0])):
         more = int(m.group(1))
-        lines.pop()
-    seen = set(lines)
-    shown = sum(line.startswith("offload ") for line in lines)
+        blocks.pop()
+    seen = {tuple(b) for b in blocks}
+    shown = sum(b[0].startswith("offload ") for b in blocks)
     for finding in findings:
+        block = comment_block(finding)
+        if tuple(block) in seen:
+            continue
         if shown >= COMMENT_LINES:
             more += 1
             continue
-        line = _comment_line(finding)
-        if line in seen:
-            continue
-        seen.add(line)
-        lines.append(line)
+        seen.add(tuple(block))
+        blocks.append(block)
         shown += 1
     if more:
-        lines.append(f"(and {more} more finding(s): the command offload.findings lists them all)")
-    flow.comment = "\n".join(lines)
+        blocks.append([f"(and {more} more finding(s): the command offload.findings lists them all)"])
+    flow.comment = "\n".join(line for b in blocks for line in b)

@@ -45,7 +45,7 @@ def test_a_passive_finding_marks_the_flow_comments_the_fix_and_logs_once(caplog)
         for _ in range(2):
             f = run(emulation, diagnose, *flow_with(301, [("Location", f"https://{HOST}/login")]))
         assert f.marked == ":x:"
-        assert "offload error https-redirect-loop" in f.comment and "Fix" in f.comment
+        assert "offload error https-redirect-loop" in f.comment and "\n  fix" in f.comment
         assert caplog.text.count("error https-redirect-loop") == 1
         assert tctx.master.commands.call("offload.findings") == [
             f"error https-redirect-loop GET /login https://{HOST}/login x2"]
@@ -225,7 +225,8 @@ def test_a_flow_with_thousands_of_findings_gets_a_bounded_comment_quickly():
         elapsed = time.monotonic() - started
     lines = f.comment.split("\n")
     # 256 lines judged (browsers keep about 180 cookies per domain): 20 shown, 236 counted
-    assert len(lines) == 21 and lines[-1].startswith("(and 236 more finding(s)")
+    assert sum(line.startswith("offload ") for line in lines) == 20 and lines[-1].startswith("(and 236 more finding(s)")
+    assert all(len(line) < 400 for line in lines)  # short lines: the rule, what happened, the fix
     assert elapsed < 2.0, f"{elapsed:.2f}s for 5,000 Set-Cookie lines"
 
 
