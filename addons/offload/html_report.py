@@ -65,7 +65,8 @@ def _matrix(findings: list[Finding], rows: list[str], anchors: dict[tuple[str, s
     cells: dict[tuple[str, str], list[Finding]] = {}
     for f in findings:
         cells.setdefault((f.frontend, f"{f.method} {f.route}"), []).append(f)
-    head = "".join(f"<th scope='col'><code>{_e(c)}</code></th>" for c in columns)
+    # "* *": advice about the whole app (client-ip-port), not one request
+    head = "".join(f"<th scope='col'>{'whole app' if c == '* *' else f'<code>{_e(c)}</code>'}</th>" for c in columns)
     out = ["<table class='matrix'><caption class='muted'>the worst severity per front end and request</caption>",
            f"<thead><tr><th scope='col'>front end</th>{head}</tr></thead><tbody>"]
     for row in rows:
