@@ -52,6 +52,44 @@ ensure_venv() {
   find "$VENV" -maxdepth 1 -name ".offload-*" ! -name ".offload-$sum-*" -delete; touch "$stamp"
 }
 
+# The oldest supported pair, Python 3.11 and mitmproxy 11.0.0: scripts/test's second, quick leg runs the unit tests
+# and one end-to-end reproduction of the seed bug in .venv-oldest.
+OLDEST_MITMPROXY="11.0.0"
+OLDEST_VENV="$ROOT/.venv-oldest"
+find_oldest_python() {
+  local c v
+  for c in python3.11 python3; do
+    command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null \
+      && { command -v "$c"; return 0; }
+  done
+  if command -v pyenv >/dev/null 2>&1; then
+    for v in $(pyenv versions --bare 2>/dev/null | grep -E '^3\.11(\.[0-9]+)?$' | sort -t. -k3,3nr); do
+      c="$(pyenv prefix "$v" 2>/dev/null)/bin/python3"
+      [ -x "$c" ] && { echo "$c"; return 0; }
+    done
+  fi
+  return 1
+}
+
+ensure_oldest_venv() {
+  local py stamp sum
+  sum=$(cksum < "$ROOT/pyproject.toml" | cut -d' ' -f1)
+  stamp="$OLDEST_VENV/.offload-$sum-$OLDEST_MITMPROXY"
+  [ -f "$stamp" ] && return 0
+  py=$(find_oldest_python) || return 1
+  say "setting up $OLDEST_VENV with $("$py" --version 2>&1) and mitmproxy $OLDEST_MITMPROXY (the oldest supported pair)"
+  rm -rf "$OLDEST_VENV"
+  "$py" -m venv "$OLDEST_VENV" || die "could not create a venv with $py"
+  local log="$OLDEST_VENV/pip-install.log"
+  if ! (cd "$ROOT" && "$OLDEST_VENV/bin/python" -m pip install --disable-pip-version-check -e . \
+        "mitmproxy==$OLDEST_MITMPROXY" "pytest>=8" "pytest-asyncio>=0.23" "hypothesis>=6" "jsonschema>=4.0") \
+        >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    die "installing offload with mitmproxy $OLDEST_MITMPROXY failed (full log: $log)"
+  fi
+  touch "$stamp"
+}
+
 # node_modules for the bundled apps, exactly as locked in each folder's package-lock.json: tests/apps (Express, Koa),
 # tests/apps/more (Fastify, hapi, NestJS, passport), and any other folder of tests/apps with a lock file of its own
 # (a build step runs where its package.json has one: Next.js, SvelteKit).

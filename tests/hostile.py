@@ -107,8 +107,9 @@ def bomb(encoding: str, size: int = 256 * MIB) -> bytes:
         c = brotli.Compressor(quality=5)
         return b"".join(c.process(zeros) for _ in range(size // MIB)) + c.finish()
     if encoding == "zstd":
-        from backports import zstd
-        c = zstd.ZstdCompressor()
+        from offload.body import _zstd_module
+        zstd = _zstd_module()  # backports.zstd with mitmproxy 12, zstandard with mitmproxy 11
+        c = zstd.ZstdCompressor().compressobj() if zstd.__name__ == "zstandard" else zstd.ZstdCompressor()
         return b"".join(c.compress(zeros) for _ in range(size // MIB)) + c.flush()
     raise ValueError(encoding)
 

@@ -90,7 +90,10 @@ def test_the_proxy_keeps_answering_while_20_streaming_and_trickling_answers_are_
               f" ms, worst {max(latencies) * 1000:.0f} ms; shutdown with slow references in flight: {shutdown:.1f} s")
     assert max(latencies) < 3.0, latencies
     assert shutdown < 6.0 + 1.0 + 3.0, f"shutdown took {shutdown:.1f} s"  # settle + 1 s, plus process start-up slack
-    assert status == 0 and "Traceback" not in proxy.output and "Addon error" not in proxy.output
+    # CPython without gh-113538 (3.11.7, 3.12.1) logs each client connection cancelled at shutdown with a traceback
+    output = re.sub(r"Exception in callback StreamReaderProtocol\.connection_made\..*?\.CancelledError\n", "",
+                    proxy.output, flags=re.DOTALL)
+    assert status == 0 and "Traceback" not in output and "Addon error" not in output
     assert 4 <= app.references <= 20  # each route compared at most once, at most 4 at a time
 
 

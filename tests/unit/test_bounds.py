@@ -78,13 +78,17 @@ def gzip_bomb(size: int) -> bytes:
 @pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "zstd"])
 def test_a_compression_bomb_is_read_to_512_kib_and_no_further(encoding):
     import brotli
-    from backports import zstd
+    zstd = body._zstd_module()  # mitmproxy 12 brings backports.zstd, mitmproxy 11 zstandard
+    zstd_compress = zstd.ZstdCompressor().compress if zstd.__name__ == "zstandard" else zstd.compress
 
     page = b"<p>http://myapp.example/</p>" + b" " * (64 << 20)
     compressed = {"gzip": gzip.compress, "deflate": zlib.compress, "br": brotli.compress,
-                  "zstd": zstd.compress}[encoding](page)
+                  "zstd": zstd_compress}[encoding](page)
     started = time.monotonic()
     out = body.decompress(compressed, encoding)
+    if encoding == "br" and brotli.version < "1.2":  # mitmproxy 11 pins Brotli <= 1.1, which cannot stop at a limit
+        assert out is None
+        return
     assert len(out) == body.LIMIT and out.startswith(b"<p>http://myapp.example/</p>")
     assert time.monotonic() - started < 0.5
 
