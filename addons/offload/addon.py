@@ -137,8 +137,7 @@ class Offload:
         _install_filter()
         loader.add_option(
             "frontend", str, DEFAULT_PROFILE,
-            f"Front end to emulate: {', '.join(profile_names())}.",
-            choices=profile_names(),
+            f"Front end to emulate: {', '.join(profile_names())}; or the path of your own profile file (.toml).",
         )
         loader.add_option(
             "frontend_scheme", str, "https",

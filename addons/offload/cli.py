@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("profiles", help="the front ends offload emulates")
     p.set_defaults(run=run_profiles)
 
+    p = sub.add_parser("profile", help="your own front end's profile: check a profile file")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    check = verbs.add_parser("check", help="validate a profile file (the schema of the built-in ones); exit 2 if not")
+    check.add_argument("file", metavar="FILE", help="e.g. ./my-frontend.toml")
+    check.set_defaults(run=run_profile_check)
+
     p = sub.add_parser("addon-path", help="the absolute path of the addon script, for mitmdump -s / mitmweb -s")
     p.set_defaults(run=run_addon_path)
 
@@ -318,6 +324,18 @@ def run_run(args) -> int:
           file=sys.stderr, flush=True)
     os.execv(command[0], command)
     return EXIT_OK  # not reached
+
+
+def run_profile_check(args) -> int:
+    path = args.file if args.file.endswith(".toml") or "/" in args.file else f"./{args.file}"
+    profile = load_profile(path)
+    print(f"{args.file}: ok: {profile.name}: {profile.summary}")
+    print(f"  {len(profile.request)} request header rule(s), {len(profile.response)} response header(s), "
+          f"{len(profile.cookies)} cookie(s); plain HTTP: "
+          + (f"the front end answers {profile.https_redirect}" if profile.https_redirect else "forwarded")
+          + f"; {len(profile.sources)} source(s)")
+    print(f"  use it: mitmdump -s \"$(offload addon-path)\" --set frontend={path} ...; offload probe URL --frontend {path}")
+    return EXIT_OK
 
 
 def run_addon_path(args) -> int:

@@ -195,12 +195,21 @@ def profile_names() -> list[str]:
     return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
 
 
+def is_file_name(name: str) -> bool:
+    """A user's own profile is named by its path: anything ending in .toml or holding a folder separator."""
+    return name.endswith(".toml") or "/" in name or "\\" in name
+
+
 @cache
 def load_profile(name: str) -> Profile:
-    """Load a profile by name, following `extends`. Raises ProfileError naming the valid profiles."""
+    """Load a profile by name (or a user's profile by its path), following `extends`. Raises ProfileError naming
+    the valid profiles, or the file, line and key of a mistake."""
+    if is_file_name(name):
+        return load_profile_file(Path(name))
     path = PROFILE_DIR / f"{name}.toml"
     if not path.is_file():
-        raise ProfileError(f"unknown front end {name!r}; valid: {', '.join(profile_names())}")
+        raise ProfileError(f"unknown front end {name!r}; valid: {', '.join(profile_names())}, or the path of a "
+                           "profile file ending in .toml")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
@@ -208,24 +217,80 @@ def load_profile(name: str) -> Profile:
     return parse_profile(name, data)
 
 
-def parse_profile(name: str, data: dict) -> Profile:
-    where = f"profile {name}"
-    _known_keys(data, {"summary", "extends", "https_redirect", "peer", "host", "sources", "request", "response",
-                       "not_emulated", "fix"}, where)
-    base = load_profile(data["extends"]) if "extends" in data else None
-    summary = _require(data, "summary", str, where)
+def load_profile_file(path: Path) -> Profile:
+    """A user's own profile file (the same schema as the built-in ones), checked with the file's line numbers."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProfileError(f"{path}: no such profile file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ProfileError(f"{path}: cannot be read as a UTF-8 profile file ({e})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ProfileError(f"{path}: not valid TOML: {e}") from None
+    return parse_profile(path.stem, data, str(path), _Lines(text))
+
+
+class _Lines:
+    """Where things are in a profile file's text, for errors (tomllib keeps no positions)."""
+
+    def __init__(self, text: str):
+        self.lines = text.splitlines()
+
+    def key(self, key: str) -> str:
+        return self._find(lambda line: line.split("=")[0].strip().strip('"') == key and "=" in line)
+
+    def table(self, header: str, index: int) -> str:
+        found = [i for i, line in enumerate(self.lines) if line.strip() == f"[[{header}]]"]
+        return f", line {found[index] + 1}" if index < len(found) else ""
+
+    def _find(self, test) -> str:
+        return next((f", line {i + 1}" for i, line in enumerate(self.lines) if test(line)), "")
+
+
+class _NoLines(_Lines):
+    def __init__(self):
+        self.lines = []
+
+
+TOP_KEYS = ("summary", "extends", "https_redirect", "peer", "host", "sources", "request", "response",
+            "not_emulated", "fix")
+
+
+def parse_profile(name: str, data: dict, where: str | None = None, lines: _Lines | None = None) -> Profile:
+    where = where or f"profile {name}"
+    lines = lines or _NoLines()
+    _known_keys(data, set(TOP_KEYS), where, lines)
+    if "extends" in data:
+        if not isinstance(data["extends"], str) or is_file_name(data["extends"]):
+            raise ProfileError(f"{where}{lines.key('extends')}: extends must name a built-in profile: "
+                               f"{', '.join(profile_names())}")
+    try:
+        base = load_profile(data["extends"]) if "extends" in data else None
+    except ProfileError as e:
+        raise ProfileError(f"{where}{lines.key('extends')}: extends: {e}") from None
+    summary = _require(data, "summary", str, where + lines.key("summary"))
     request, response = data.get("request", {}), data.get("response", {})
-    _known_keys(request, {"headers", "drop_empty"}, f"{where} [request]")
-    _known_keys(response, {"headers", "cookies"}, f"{where} [response]")
-    rules = [_header_rule(h, f"{where} header #{i + 1}") for i, h in enumerate(request.get("headers", []))]
-    response_rules = [_header_rule(h, f"{where} response header #{i + 1}") for i, h in
-                      enumerate(response.get("headers", []))]
-    cookies = [_cookie_rule(c, f"{where} cookie #{i + 1}") for i, c in enumerate(response.get("cookies", []))]
+    _known_keys(request, {"headers", "drop_empty"}, f"{where} [request]", lines)
+    _known_keys(response, {"headers", "cookies"}, f"{where} [response]", lines)
+    rules = [_header_rule(h, f"{where}{lines.table('request.headers', i)}: request header #{i + 1}")
+             for i, h in enumerate(_tables(request, "headers", where))]
+    response_rules = [_header_rule(h, f"{where}{lines.table('response.headers', i)}: response header #{i + 1}")
+                      for i, h in enumerate(_tables(response, "headers", where))]
+    cookies = [_cookie_rule(c, f"{where}{lines.table('response.cookies', i)}: cookie #{i + 1}")
+               for i, c in enumerate(_tables(response, "cookies", where))]
+    for key, kind in (("https_redirect", int), ("peer", str), ("fix", str), ("host", str)):
+        if key in data and (not isinstance(data[key], kind) or isinstance(data[key], bool)):
+            raise ProfileError(f"{where}{lines.key(key)}: {key} must be a{'n integer' if kind is int else ' string'}")
+    if data.get("https_redirect", 0) not in (0, 301, 302, 307, 308):
+        raise ProfileError(f"{where}{lines.key('https_redirect')}: https_redirect must be 0 (none), 301, 302, 307 "
+                           f"or 308, not {data['https_redirect']!r}")
     sources = dict(base.sources) if base else {}
     sources.update(data.get("sources", {}))
     host = data.get("host", base.host if base else "keep")
     if host not in ("keep", "upstream"):
-        raise ProfileError(f"{where}: host must be 'keep' or 'upstream', not {host!r}")
+        raise ProfileError(f"{where}{lines.key('host')}: host must be 'keep' or 'upstream', not {host!r}")
     return Profile(
         name=name,
         summary=summary,
@@ -274,10 +339,21 @@ def _cookie_rule(c: dict, where: str) -> CookieRule:
     )
 
 
-def _known_keys(d: dict, known: set[str], where: str) -> None:
-    unknown = set(d) - known
+def _tables(d: dict, key: str, where: str) -> list[dict]:
+    items = d.get(key, [])
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ProfileError(f"{where}: {key} must be an array of tables ([[...{key}]])")
+    return items
+
+
+def _known_keys(d: dict, known: set[str], where: str, lines: _Lines | None = None) -> None:
+    if not isinstance(d, dict):
+        raise ProfileError(f"{where}: must be a table")
+    unknown = sorted(set(d) - known)
     if unknown:
-        raise ProfileError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+        at = lines.key(unknown[0]) if lines else ""
+        raise ProfileError(f"{where}{at}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+                           f"allowed: {', '.join(sorted(known))}")
 
 
 def _choice(d: dict, key: str, allowed, where: str) -> str:
@@ -292,5 +368,5 @@ def _require(d: dict, key: str, kind: type, where: str):
     if key not in d:
         raise ProfileError(f"{where}: missing {key!r}")
     if not isinstance(d[key], kind):
-        raise ProfileError(f"{where}: {key!r} must be a {kind.__name__}")
+        raise ProfileError(f"{where}: {key!r} must be a {'string' if kind is str else kind.__name__}")
     return d[key]
