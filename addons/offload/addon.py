@@ -23,6 +23,12 @@ SCHEMES = {
     "auto": "as the client actually connected to mitmproxy (TLS or not)",
     "http": "every request reached the front end over plain HTTP",
 }
+# Front ends whose HTTP->HTTPS redirect is a per-route setting (Front Door's "Redirect to HTTPS", a Fly custom
+# domain, App Service's "HTTPS Only") let plain HTTP through when it is off.
+REDIRECTS = {
+    "profile": "plain HTTP is answered by the front end's redirect where the profile has one",
+    "off": "no redirect: plain HTTP reaches the app, as when the route's redirect setting is off",
+}
 # mitmproxy's request.http_version -> the protocol-version token Via uses (RFC 9110 7.6.3).
 VIA_VERSIONS = {"HTTP/1.0": "1.0", "HTTP/1.1": "1.1", "HTTP/2.0": "2", "HTTP/3": "3", "HTTP/3.0": "3"}
 OPTION_PREFIX = "frontend"
@@ -128,6 +134,7 @@ class Offload:
         # Option values read per flow, kept here: reading ctx.options deep-copies the value every time.
         self.scheme = "https"
         self.affinity = True
+        self.redirect = True  # frontend_redirect=profile: the front end answers plain HTTP itself, if its profile does
         self.signature: tuple = ()  # what the emulation is: comparisons are remembered per signature
         self.banner_parts: list[Callable[[], str]] = []  # other addons' parts of the startup line
         self.is_running = False
@@ -163,6 +170,11 @@ class Offload:
             "frontend_affinity", bool, True,
             "Add the front end's affinity cookies (e.g. ARRAffinity) to responses, where the profile has them.",
         )
+        loader.add_option(
+            "frontend_redirect", str, "profile",
+            "The front end's own HTTP->HTTPS redirect: " + "; ".join(f"{k}: {v}" for k, v in REDIRECTS.items()) + ".",
+            choices=list(REDIRECTS),
+        )
         check_deferred(loader, ["frontend_affinity"])
 
     def configure(self, updated):
@@ -176,6 +188,8 @@ class Offload:
             self.scheme = parse_choice("frontend_scheme", o.frontend_scheme, SCHEMES)
         if "frontend_affinity" in updated:
             self.affinity = o.frontend_affinity
+        if "frontend_redirect" in updated:
+            self.redirect = parse_choice("frontend_redirect", o.frontend_redirect, REDIRECTS) == "profile"
         if "frontend_xfp" in updated:
             parse_choice("frontend_xfp", o.frontend_xfp, fwd.XFP_POLICIES)
         if "frontend_host" in updated:
@@ -185,9 +199,10 @@ class Offload:
         if updated & {"frontend", "frontend_xfp"}:
             self.rules = fwd.with_xfp_policy(self.profile, o.frontend_xfp)
             self.needed = self.profile.variables | needed_values(self.rules)
-        emulation = updated & {"frontend", "frontend_scheme", "frontend_xfp", "frontend_host", "frontend_peer"}
+        emulation = updated & {"frontend", "frontend_scheme", "frontend_xfp", "frontend_host", "frontend_peer",
+                               "frontend_redirect"}
         if emulation:
-            self.signature = (self.profile.name, self.scheme, o.frontend_xfp, self.host, self.peer)
+            self.signature = (self.profile.name, self.scheme, o.frontend_xfp, self.host, self.peer, self.redirect)
             if self.is_running:  # switched at runtime (mitmproxy's :set, mitmweb's options)
                 logger.info(f"offload: now {self.banner()}")
         # mitmproxy skips a hook attribute that is falsy: no per-flow call where this front end has nothing to do.
@@ -226,6 +241,8 @@ class Offload:
             parts.append(f"host {self.host}")
         if self.peer:
             parts.append(f"peer {self.peer}")
+        if self.profile.https_redirect and not self.redirect:
+            parts.append("no HTTP->HTTPS redirect")
         parts += filter(None, (part() for part in self.banner_parts))
         listen = _listen_addresses()
         if listen:
@@ -266,7 +283,7 @@ class Offload:
         if flow.response or flow.error or flow.is_replay:
             return
         incoming = self.incoming(flow)
-        if self.profile.https_redirect and incoming.scheme == "http":
+        if self.profile.https_redirect and self.redirect and incoming.scheme == "http":
             # The front end answers plain HTTP itself; the app never sees the request.
             setattr(flow, self.state_name, FlowState(incoming, frontend_response=True))
             flow.response = http.Response.make(

@@ -253,6 +253,21 @@ def test_appservice_redirects_plain_http_itself_and_the_app_never_sees_it():
     assert f.response.headers["Location"] == f"https://{HOST}/login?next=/"
 
 
+@pytest.mark.parametrize("frontend", ["azure-frontdoor", "fly", "azure-appservice"])
+def test_frontend_redirect_off_lets_plain_http_through_to_the_app(frontend):
+    """Front Door's 'Redirect to HTTPS' and a Fly custom domain's are per-route settings: off, plain HTTP arrives."""
+    a = Offload()
+    with taddons.context(a) as tctx:
+        tctx.configure(a, frontend=frontend, frontend_scheme="auto", frontend_redirect="off")
+        f = make_flow(tls=False)
+        a.requestheaders(f)
+        assert f.response is None  # the request goes on to the app
+        assert f.request.headers.get("X-Forwarded-Proto") in (None, "http")  # and says it was plain HTTP
+        assert "no HTTP->HTTPS redirect" in a.banner()
+        with pytest.raises(Exception, match="frontend_redirect: 'no' is not valid; allowed values: profile, off"):
+            tctx.configure(a, frontend_redirect="no")
+
+
 def test_legacy_front_end_does_not_redirect_plain_http():
     a = Offload()
     with taddons.context(a) as tctx:
