@@ -9,15 +9,16 @@ import shutil
 import sys
 import textwrap
 import time
+import tomllib
 from pathlib import Path
 
-from . import __version__, addon_path, config, html_report, report
+from . import __version__, addon_path, config, fromdump, html_report, report
 from .findings import LEVEL
 from .redact import redact_url
 from .forward import Incoming, forward, respond, sample_headers
 from .probe import CLIENT, Job, Prober
 from .reference import check_source
-from .profiles import DEFAULT_PROFILE, ProfileError, load_profile, profile_names
+from .profiles import DEFAULT_PROFILE, ProfileError, load_profile, parse_profile, profile_names
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 COLOURS = {"error": "31", "warning": "33", "ok": "32", "failed": "35", "info": "36"}
@@ -100,6 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
     check = verbs.add_parser("check", help="validate a profile file (the schema of the built-in ones); exit 2 if not")
     check.add_argument("file", metavar="FILE", help="e.g. ./my-frontend.toml")
     check.set_defaults(run=run_profile_check)
+    dump = verbs.add_parser(
+        "from-dump", help="write a profile from a captured dump of what your real front end sent your app",
+        description="DUMP: a raw header block ('Name: value' lines), curl -v output, a JSON object of headers (or "
+                    "{\"headers\": ...}, as httpbin answers), or a HAR file or entry; - reads standard input. "
+                    "Headers a client sends itself are left out; per-request values (GUIDs, the client's IP and port, "
+                    "the host, the path, hex ids, Unix milliseconds) become template values, marked [INF].")
+    dump.add_argument("dump", metavar="DUMP")
+    dump.add_argument("-o", "--output", metavar="FILE", help="write the profile here (default: standard output)")
+    dump.add_argument("--name", help="the profile's one-line summary")
+    dump.set_defaults(run=run_profile_from_dump)
 
     p = sub.add_parser("addon-path", help="the absolute path of the addon script, for mitmdump -s / mitmweb -s")
     p.set_defaults(run=run_addon_path)
@@ -335,6 +346,24 @@ def run_profile_check(args) -> int:
           + (f"the front end answers {profile.https_redirect}" if profile.https_redirect else "forwarded")
           + f"; {len(profile.sources)} source(s)")
     print(f"  use it: mitmdump -s \"$(offload addon-path)\" --set frontend={path} ...; offload probe URL --frontend {path}")
+    return EXIT_OK
+
+
+def run_profile_from_dump(args) -> int:
+    try:
+        text = sys.stdin.read() if args.dump == "-" else Path(args.dump).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"from-dump: cannot read {args.dump}: {getattr(e, 'strerror', None) or e}") from None
+    try:
+        profile = fromdump.to_profile(fromdump.read_dump(text), Path(args.dump).name, args.name or "")
+    except ValueError as e:
+        raise ValueError(f"from-dump: {args.dump}: {e}") from None
+    parse_profile("from-dump", tomllib.loads(profile))  # what it writes is a valid profile
+    if args.output:
+        report.write_text(args.output, profile)
+        print(f"offload: profile written to {args.output}; check it, then: --frontend {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(profile)
     return EXIT_OK
 
 

@@ -6,37 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from dumps import DUMPS, read_dump, value_format  # noqa: F401 (test_fromdump imports them from here too)
 from offload.forward import Client, Incoming, forward
 from offload.profiles import load_profile
-
-DUMPS = Path(__file__).resolve().parents[1] / "fixtures" / "dumps"
-
-FORMATS = [  # the first that matches names a value's format
-    ("guid", r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
-    ("ip:port", r"(\d{1,3}\.){3}\d{1,3}:\d{1,5}|\[[0-9a-f:]+\]:\d{1,5}"),
-    ("ip", r"(\d{1,3}\.){3}\d{1,3}"),
-    ("number", r"\d+"),
-    ("tls version", r"1\.[0-3]"),
-    ("scheme", r"https?"),
-    ("path", r"/\S*"),
-    ("host", r"[a-z0-9-]+(\.[a-z0-9-]+)+(:\d+)?"),
-    ("name", r"[A-Za-z0-9_-]+"),
-    ("certificate", r"\d+\|\d+\|[^|]+\|[^|]+"),
-    ("trace context", r"[0-9a-f]{32}/\d+;o=1"),
-]
-
-
-def value_format(value: str) -> str:
-    return next((name for name, rx in FORMATS if re.fullmatch(rx, value)), f"exactly {value!r}")
-
-
-def read_dump(name):
-    text = (DUMPS / name).read_text()
-    meta = dict(re.findall(r"^# (input|order): (.*)$", text, re.M))
-    inputs = dict(kv.split("=", 1) for kv in meta["input"].split())
-    headers = [tuple(line.split(": ", 1)) for line in text.splitlines() if line and not line.startswith("#")]
-    return inputs, headers, meta.get("order") != "unknown"
-
 
 def emulate(profile_name, inputs):
     ip, port = inputs["client"].rsplit(":", 1)

@@ -1,0 +1,160 @@
+"""offload profile from-dump: a profile file from a captured dump of the headers your real front end sent your app."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+# Headers a browser or client sends itself: not the front end's (RFC 9110, Fetch's forbidden and CORS-safelisted
+# names, and the usual client extras).
+CLIENT_HEADERS = frozenset({
+    "host", "user-agent", "accept", "accept-encoding", "accept-language", "accept-charset", "cookie",
+    "authorization", "content-type", "content-length", "content-encoding", "origin", "referer", "connection",
+    "upgrade-insecure-requests", "cache-control", "pragma", "dnt", "priority", "te", "x-requested-with",
+    "keep-alive", "expect", "range", "upgrade", "if-none-match", "if-modified-since", "if-match",
+    "if-unmodified-since", "if-range", "transfer-encoding", "postman-token",
+})
+MAX_DUMP = 1 << 20  # a header dump is kilobytes; a megabyte is something else
+_REQUEST_LINE = re.compile(r"^(?:> )?([A-Z]+) (\S+) HTTP/[\d.]+$")
+_HEADER = re.compile(r"^(?:> )?([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*)$")
+_IP = r"(?:\d{1,3}\.){3}\d{1,3}"
+
+
+@dataclass
+class Dump:
+    headers: list[tuple[str, str]]
+    host: str = ""
+    path: str = ""
+    client_ip: str = ""
+    client_port: str = ""
+    hints: dict[str, str] = field(default_factory=dict)
+
+
+def read_dump(text: str) -> Dump:
+    """Headers from a raw header block, `curl -v` output, a JSON object of headers, or a HAR file or entry."""
+    if len(text) > MAX_DUMP:
+        raise ValueError(f"the dump is {len(text)} characters; a header dump is at most {MAX_DUMP}")
+    stripped = text.strip()
+    if not stripped:
+        raise ValueError("the dump is empty")
+    if stripped[0] in "{[":
+        return _from_json(stripped)
+    dump = Dump([])
+    for line in stripped.splitlines():
+        line = line.rstrip("\r")
+        if line.startswith("# input:"):  # offload's own fixture format
+            dump.hints = dict(kv.split("=", 1) for kv in line.split(":", 1)[1].split() if "=" in kv)
+        elif line.startswith(("#", "* ", "< ", "{ ", "} ")) or not line.strip():
+            continue
+        elif m := _REQUEST_LINE.match(line):
+            dump.path = m.group(2)
+        elif m := _HEADER.match(line):
+            dump.headers.append((m.group(1), m.group(2).strip()))
+    return _complete(dump)
+
+
+def _from_json(text: str) -> Dump:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"the dump looks like JSON but is not ({e})") from None
+    if isinstance(data, dict) and "log" in data:  # a HAR file: its first entry
+        entries = data.get("log", {}).get("entries") or []
+        if not entries:
+            raise ValueError("the HAR file has no entries")
+        data = entries[0]
+    if isinstance(data, dict) and isinstance(data.get("request"), dict):  # a HAR entry
+        request = data["request"]
+        headers = [(h.get("name", ""), str(h.get("value", ""))) for h in request.get("headers", [])
+                   if isinstance(h, dict)]
+        url = str(request.get("url", ""))
+        path = re.sub(r"^https?://[^/]+", "", url) or "/"
+        return _complete(Dump([h for h in headers if h[0]], path=path))
+    if isinstance(data, dict) and isinstance(data.get("headers"), (dict, list)):  # {"headers": {...}} (httpbin)
+        data = data["headers"]
+    if isinstance(data, list) and all(isinstance(i, (list, tuple)) and len(i) == 2 for i in data):
+        return _complete(Dump([(str(k), str(v)) for k, v in data]))
+    if isinstance(data, dict):
+        return _complete(Dump([(str(k), ", ".join(map(str, v)) if isinstance(v, list) else str(v))
+                               for k, v in data.items()]))
+    raise ValueError("the JSON dump must be an object of headers, {\"headers\": ...}, or a HAR file or entry")
+
+
+def _complete(dump: Dump) -> Dump:
+    if not dump.headers:
+        raise ValueError("no headers found in the dump (expected 'Name: value' lines, curl -v output, a JSON object "
+                         "of headers, or a HAR entry)")
+    values = {k.lower(): v for k, v in dump.headers}
+    dump.host = dump.hints.get("host") or values.get("host", "")
+    dump.path = dump.hints.get("path") or dump.path
+    client = dump.hints.get("client", "")
+    if client:
+        dump.client_ip, _, dump.client_port = client.rpartition(":")
+    else:  # the leftmost X-Forwarded-For entry is the client, as front ends write it
+        first = values.get("x-forwarded-for", "").split(",")[0].strip()
+        m = re.fullmatch(rf"({_IP})(?::(\d+))?", first)
+        if m:
+            dump.client_ip, dump.client_port = m.group(1), m.group(2) or ""
+    return dump
+
+
+def template(value: str, dump: Dump) -> tuple[str, list[str]]:
+    """A captured value as a profile template, and what was inferred (per-request values become template values)."""
+    out = value.replace("$", "$$")
+    found: list[str] = []
+
+    def sub(pattern: str, name: str, replacement: str = "") -> None:
+        nonlocal out
+        new = re.sub(pattern, replacement or "${" + name + "}", out)
+        if new != out:
+            found.append(name)
+            out = new
+
+    sub(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "guid")
+    if dump.client_ip:
+        ip = re.escape(dump.client_ip)
+        if dump.client_port:
+            sub(rf"(?<![\d.]){ip}:{re.escape(dump.client_port)}(?!\d)", "client_ip_port")
+        sub(rf"(?<![\d.]){ip}(?![\d.])", "client_ip")
+        if dump.client_port:
+            sub(rf"^{re.escape(dump.client_port)}$", "client_port")
+    if dump.host:
+        sub(rf"(?<![\w.-]){re.escape(dump.host)}(?![\w.-])", "host")
+    if dump.path and len(dump.path) > 1:
+        sub(rf"^{re.escape(dump.path)}$", "path")
+        sub(rf"\$\{{host\}}{re.escape(dump.path)}$", "path", "${host}${path}")  # a URL of this request
+    sub(r"^https?$", "scheme")
+    sub(r"^https?(?=://\$\{host\})", "scheme")
+    sub(r"(?<![0-9a-fA-F])[0-9a-f]{32}(?![0-9a-fA-F])", "hex32")
+    sub(r"(?<![0-9a-fA-F])[0-9a-f]{24}(?![0-9a-fA-F])", "hex24")
+    sub(r"(?<![0-9a-fA-F])[0-9a-f]{16}(?![0-9a-fA-F])", "hex16")
+    sub(r"(?<!\d)1\d{12}(?!\d)", "unix_ms")
+    return out, found
+
+
+def _toml(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
+def to_profile(dump: Dump, source: str, name: str = "") -> str:
+    """The profile file's text: the front end's headers in the dump's order, each marked with what was inferred."""
+    added = [(k, v) for k, v in dump.headers if k.lower() not in CLIENT_HEADERS]
+    if not added:
+        raise ValueError("every header in the dump is one a client sends itself: nothing a front end added")
+    lines = [f"# Made by offload profile from-dump from {source}: check it, then use it with --frontend.",
+             "# [OBS D1] values as captured; [INF] what offload inferred (per-request values made template values).",
+             f"summary = {_toml(name or 'my front end, from a captured dump')}", "",
+             "[sources]", f"D1 = {_toml('captured dump: ' + source)}"]
+    for k, v in added:
+        value, found = template(v, dump)
+        key = k.lower()
+        client = "append" if key in ("x-forwarded-for", "via", "forwarded") else "set"
+        notes = [f"{f} for a per-request value" for f in found]
+        if client == "append":
+            notes.append("appended to a client's copy, as front ends do with this header")
+        lines += ["", "[[request.headers]]", f"name = {_toml(k)}", f"value = {_toml(value)}",
+                  f"client = {_toml(client)}", 'source = "[OBS D1]"']
+        if notes:
+            lines.append(f"note = {_toml('[INF] ' + '; '.join(notes))}")
+    return "\n".join(lines) + "\n"
