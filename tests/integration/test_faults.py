@@ -188,7 +188,7 @@ def test_a_hot_reload_of_the_script_keeps_working_and_keeps_the_findings(confdir
 
 
 @pytest.mark.parametrize("option, message", [
-    ("frontend=azure", "frontend: unknown front end 'azure'; valid: aws-alb"),
+    ("frontend=azure", "frontend: unknown front end 'azure'; valid: akamai, aws-alb"),
     ("frontend_scheme=tls", "frontend_scheme: 'tls' is not valid; allowed values: https, auto, http"),
     ("frontend_xfp=yes", "frontend_xfp: 'yes' is not valid; allowed values: profile, on, off"),
     ("frontend_host=https://x.example/", "frontend_host: 'https://x.example/' is not a host name"),

@@ -13,7 +13,9 @@ from offload.profiles import profile_names
 pytestmark = pytest.mark.integration
 
 # Front ends that never tell the app "HTTPS" in a way these apps read: x-arr-ssl only, nothing, Forwarded only.
-NO_HTTPS_SIGNAL = {"azure-windows-legacy", "nginx-default", "rfc7239"}
+# CloudFront removes a client's X-Forwarded-Proto and adds none; API Gateway HTTP APIs send only Forwarded; Akamai
+# sends none to a plain-HTTP origin.
+NO_HTTPS_SIGNAL = {"azure-windows-legacy", "nginx-default", "rfc7239", "aws-cloudfront", "aws-api-gateway", "akamai"}
 
 
 def probe(*args, timeout=60):
@@ -114,7 +116,7 @@ def test_an_unreachable_app_and_usage_errors_exit_2():
     status, out, err = probe(f"http://127.0.0.1:{free_port()}/login")
     assert status == 2 and "no answer: connection refused (is the app running?)" in err
     status, _, err = probe("http://127.0.0.1:1/", "--frontend", "azure")
-    assert status == 2 and "unknown front end 'azure'; valid: aws-alb" in err
+    assert status == 2 and "unknown front end 'azure'; valid: akamai, aws-alb" in err
     status, _, err = probe("ftp://example.test/")
     assert status == 2 and "not an http:// or https:// URL" in err
     status, _, err = probe("http://127.0.0.1:1/", "--fail-on", "sometimes")

@@ -50,7 +50,7 @@ def test_ignore_by_rule_or_by_rule_and_front_end():
     assert not config.Ignore.parse("secure-cookie-dropped:heroku").matches(dropped)
     with pytest.raises(ValueError, match="no rule 'cookie-dropped'; rules: backend-host-leak"):
         config.Ignore.parse("cookie-dropped")
-    with pytest.raises(ValueError, match="no front end 'azure'; front ends: aws-alb"):
+    with pytest.raises(ValueError, match="no front end 'azure'; front ends: akamai, aws-alb"):
         config.Ignore.parse("secure-cookie-dropped:azure")
 
 

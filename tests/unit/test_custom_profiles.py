@@ -54,7 +54,7 @@ MISTAKES = [
     (GOOD.replace('summary = "our F5"', 'summary = "our F5"\nhost = "origin"'),
      r"host must be 'keep' or 'upstream', not 'origin'"),
     (GOOD.replace('summary = "our F5"', 'summary = "our F5"\nextends = "azure"'),
-     r"unknown front end 'azure'; valid: aws-alb"),
+     r"unknown front end 'azure'; valid: akamai, aws-alb"),
     (GOOD.replace('source = "[OBS F1]"\n', "", 1), r"request header #1 \(X-Forwarded-For\): missing 'source'"),
     (GOOD + "[[request.headers]\n", r"not valid TOML"),
     ('request = "X-Forwarded-Proto: https"\nsummary = "x"\n', r"\[request\]: must be a table"),

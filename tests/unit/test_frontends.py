@@ -56,7 +56,8 @@ def run(name, headers=CLIENT_HEADERS, scheme="https", ip=IP):
 
 
 # Front ends whose expectations live in their own test files (test_frontends_<group>.py).
-ELSEWHERE = {"vercel", "netlify", "render", "railway"}
+ELSEWHERE = {"vercel", "netlify", "render", "railway", "digitalocean-app-platform", "aws-cloudfront", "aws-api-gateway",
+             "google-app-engine", "traefik", "caddy", "haproxy", "akamai"}
 
 
 def test_every_profile_has_expectations_here():
