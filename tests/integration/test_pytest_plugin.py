@@ -215,4 +215,4 @@ def test_bad_options_give_a_clear_error(run, app, pytester):
 def test_unknown_front_end_is_a_usage_error(run, app):
     result = run("def test_nothing(offload):\n    pass\n", app, "--offload-frontend", "azure-nowhere")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--offload-frontend: unknown front end 'azure-nowhere'; known: aws-alb, *"])
+    result.stderr.fnmatch_lines(["*--offload-frontend: unknown front end 'azure-nowhere'; known: akamai, aws-alb, *"])
