@@ -38,7 +38,9 @@ ADDED = {
     "cloudflare": [("CF-Connecting-IP", IP), ("X-Forwarded-For", IP), ("X-Forwarded-Proto", "https"),
                    ("CF-Visitor", r'\{"scheme":"https"\}'), ("CF-Ray", r"[0-9a-f]{16}-[A-Z]{3}"),
                    ("CDN-Loop", "cloudflare")],
-    "fly": [("Fly-Client-IP", IP), ("Fly-Forwarded-Port", "443"), ("Fly-Region", "[a-z]{3}"), ("X-Forwarded-For", IP),
+    # X-Forwarded-For: the client, then the app's own IP (superfly/docs#1714; arcjet/arcjet-js#5412 dump)
+    "fly": [("Fly-Client-IP", IP), ("Fly-Forwarded-Port", "443"), ("Fly-Region", "[a-z]{3}"),
+            ("X-Forwarded-For", IP + r", 66\.241\.124\.230"),
             ("X-Forwarded-Proto", "https"), ("X-Forwarded-Port", "443"), ("X-Forwarded-SSL", "on"),
             ("Via", r"1\.1 fly\.io")],
     "nginx-default": [],
@@ -92,7 +94,8 @@ SPOOFING = {
     "cloudflare": [("X-Forwarded-Proto", "http", ["https"]), ("X-Forwarded-For", "1.1.1.1", [f"1.1.1.1,{IP}"]),
                    ("CF-Connecting-IP", "1.1.1.1", [IP]), ("CF-Visitor", '{"scheme":"http"}', ['{"scheme":"https"}'])],
     "fly": [("X-Forwarded-Proto", "http", ["https"]), ("X-Forwarded-Port", "8080", ["8080"]),
-            ("X-Forwarded-SSL", "off", ["on"]), ("Fly-Client-IP", "1.1.1.1", [IP])],
+            ("X-Forwarded-SSL", "off", ["on"]), ("Fly-Client-IP", "1.1.1.1", [IP]),
+            ("X-Forwarded-For", "2.2.2.2", [f"2.2.2.2, {IP}, 66.241.124.230"])],  # as arcjet/arcjet-js#5412 saw
     "nginx-default": [("X-Forwarded-Proto", "https", ["https"]), ("X-Empty", "", []), ("X_Under", "1", [])],
     "ingress-nginx": [("X-Forwarded-Proto", "http", ["https"]), ("X-Forwarded-For", "1.1.1.1", [IP]),
                       ("X-Original-Forwarded-For", "2.2.2.2", []), ("Proxy", "http://evil.test", []),
