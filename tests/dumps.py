@@ -26,7 +26,12 @@ def value_format(value: str) -> str:
 
 def read_dump(name):
     text = (DUMPS / name).read_text()
-    meta = dict(re.findall(r"^# (input|order): (.*)$", text, re.M))
+    meta = dict(re.findall(r"^# (input|order|profile): (.*)$", text, re.M))
     inputs = dict(kv.split("=", 1) for kv in meta["input"].split())
     headers = [tuple(line.split(": ", 1)) for line in text.splitlines() if line and not line.startswith("#")]
     return inputs, headers, meta.get("order") != "unknown"
+
+
+def dump_profiles():
+    """(dump file name, the built-in profile it checks) for every fixture dump."""
+    return [(p.name, re.search(r"^# profile: (\S+)$", p.read_text(), re.M).group(1)) for p in sorted(DUMPS.glob("*.txt"))]

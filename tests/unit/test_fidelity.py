@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dumps import DUMPS, read_dump, value_format  # noqa: F401 (test_fromdump imports them from here too)
+from dumps import DUMPS, dump_profiles, read_dump, value_format  # noqa: F401 (test_fromdump imports them from here too)
 from offload.forward import Client, Incoming, forward
 from offload.profiles import load_profile
 
@@ -17,12 +17,7 @@ def emulate(profile_name, inputs):
     return forward(load_profile(profile_name), incoming).headers[1:]  # the front end's headers
 
 
-@pytest.mark.parametrize("dump, profile", [
-    ("azure-appservice-https-linux.txt", "azure-appservice"),
-    ("azure-appservice-http-linux.txt", "azure-appservice"),
-    ("azure-windows-legacy-https.txt", "azure-windows-legacy"),
-    ("cloud-run-https.txt", "cloud-run"),
-])
+@pytest.mark.parametrize("dump, profile", dump_profiles())
 def test_profile_matches_a_captured_dump(dump, profile):
     inputs, expected, ordered = read_dump(dump)
     got = emulate(profile, inputs)
