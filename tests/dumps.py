@@ -35,3 +35,24 @@ def read_dump(name):
 def dump_profiles():
     """(dump file name, the built-in profile it checks) for every fixture dump."""
     return [(p.name, re.search(r"^# profile: (\S+)$", p.read_text(), re.M).group(1)) for p in sorted(DUMPS.glob("*.txt"))]
+
+
+def differences(expected, got, ordered, loose=frozenset()):
+    """How the headers a front end's emulation sent (`got`, name/value pairs) differ from a dump's: names (in order
+    when the dump's order is trustworthy) and value formats; `loose` names values bound to the test's own peer."""
+    names = [k.lower() for k, _ in got]
+    wanted = [k.lower() for k, _ in expected]
+    out = []
+    if (names if ordered else sorted(names)) != (wanted if ordered else sorted(wanted)):
+        out.append(f"names: got {names}, the dump has {wanted}")
+    values = {k.lower(): v for k, v in got}
+    for name, example in expected:
+        value = values.get(name.lower())
+        if value is None or name.lower() in loose:
+            continue
+        if example.startswith("~"):
+            if not re.fullmatch(example[1:], value):
+                out.append(f"{name}: {value!r} is not of the form {example[1:]!r}")
+        elif value != example and value_format(value) != value_format(example):
+            out.append(f"{name}: {value!r} ({value_format(value)}) unlike {example!r} ({value_format(example)})")
+    return out
