@@ -240,14 +240,29 @@ _VALUES = {
     "affinity": lambda i: affinity_id(host_domain(i.host)),
     # fresh per request
     "guid": lambda i: guid(),
+    "hex8": lambda i: f"{_ids.getrandbits(32):08x}",
+    "hex12": lambda i: f"{_ids.getrandbits(48):012x}",
     "hex16": lambda i: f"{_ids.getrandbits(64):016x}",
     "hex24": lambda i: f"{_ids.getrandbits(96):024x}",
     "hex32": lambda i: f"{_ids.getrandbits(128):032x}",
     "uint64": lambda i: str(_ids.getrandbits(64)),
     "b64": lambda i: base64.b64encode(_ids.randbytes(24)).decode(),
+    "b64url": lambda i: base64.urlsafe_b64encode(_ids.randbytes(16)).decode().rstrip("="),
+    "ulid": lambda i: ulid(),
+    "unix_s": lambda i: str(int(time.time())),
     "unix_ms": lambda i: str(int(time.time() * 1000)),
+    "unix_us": lambda i: str(time.time_ns() // 1000),
     "unix_hex": lambda i: f"{int(time.time()):08x}",
 }
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def ulid() -> str:
+    """A ULID (https://github.com/ulid/spec): 48 bits of Unix milliseconds then 80 random bits, in Crockford base32."""
+    n = (int(time.time() * 1000) << 80) | _ids.getrandbits(80)
+    return "".join(_CROCKFORD[(n >> shift) & 31] for shift in range(125, -1, -5))
 
 
 def guid() -> str:

@@ -19,6 +19,7 @@ MAX_DUMP = 1 << 20  # a header dump is kilobytes; a megabyte is something else
 _REQUEST_LINE = re.compile(r"^(?:> )?([A-Z]+) (\S+) HTTP/[\d.]+$")
 _HEADER = re.compile(r"^(?:> )?([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*)$")
 _IP = r"(?:\d{1,3}\.){3}\d{1,3}"
+_HEX_ID = r"(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]"  # lower-case hex with a letter and a digit: an id
 
 
 @dataclass
@@ -99,7 +100,7 @@ def _complete(dump: Dump) -> Dump:
     return dump
 
 
-def template(value: str, dump: Dump) -> tuple[str, list[str]]:
+def template(value: str, dump: Dump, name: str = "") -> tuple[str, list[str]]:
     """A captured value as a profile template, and what was inferred (per-request values become template values)."""
     out = value.replace("$", "$$")
     found: list[str] = []
@@ -126,10 +127,19 @@ def template(value: str, dump: Dump) -> tuple[str, list[str]]:
         sub(rf"\$\{{host\}}{re.escape(dump.path)}$", "path", "${host}${path}")  # a URL of this request
     sub(r"^https?$", "scheme")
     sub(r"^https?(?=://\$\{host\})", "scheme")
-    sub(r"(?<![0-9a-fA-F])[0-9a-f]{32}(?![0-9a-fA-F])", "hex32")
-    sub(r"(?<![0-9a-fA-F])[0-9a-f]{24}(?![0-9a-fA-F])", "hex24")
-    sub(r"(?<![0-9a-fA-F])[0-9a-f]{16}(?![0-9a-fA-F])", "hex16")
-    sub(r"(?<!\d)1\d{12}(?!\d)", "unix_ms")
+    if name.lower() == "via":  # "1.1 vegur", "2 fly.io": the client's HTTP version
+        sub(r"(?:^|(?<=, ))(?:1\.[01]|2|3)(?= )", "http_version")
+    sub(r"(?<=Root=1-)[0-9a-f]{8}(?=-)", "unix_hex")  # AWS trace ids: Root=1-<epoch seconds in hex>-<24 hex>
+    sub(r"(?<![0-9A-Za-z])[0-7][0-9A-HJKMNP-TV-Z]{25}(?![0-9A-Za-z])", "ulid")
+    for digits in (32, 24, 16, 12, 8):  # random hex ids; a run of digits alone is a number, not an id
+        sub(rf"(?<![0-9a-zA-Z]){_HEX_ID}{{{digits}}}(?![0-9a-zA-Z])", f"hex{digits}")
+    sub(r"(?<![0-9A-Za-z+/_-])(?=[0-9A-Za-z_-]*[A-Z])(?=[0-9A-Za-z_-]*[a-z])(?=[0-9A-Za-z_-]*[0-9])"
+        r"[0-9A-Za-z_-]{20,}(?![0-9A-Za-z+/=_-])", "b64url")
+    sub(r"(?<![0-9A-Za-z+/_-])(?=[0-9A-Za-z+/]*[A-Z])(?=[0-9A-Za-z+/]*[a-z])(?=[0-9A-Za-z+/]*[0-9])"
+        r"[0-9A-Za-z+/]{20,}={0,2}(?![0-9A-Za-z+/=_-])", "b64")
+    sub(r"(?<![\d.])1[5-9]\d{14}(?![\d.])", "unix_us")  # Unix times from 2017 to 2033
+    sub(r"(?<![\d.])1[5-9]\d{11}(?![\d.])", "unix_ms")
+    sub(r"(?<![\d.])1[5-9]\d{8}(?![\d.])", "unix_s")
     return out, found
 
 
@@ -147,7 +157,7 @@ def to_profile(dump: Dump, source: str, name: str = "") -> str:
              f"summary = {_toml(name or 'my front end, from a captured dump')}", "",
              "[sources]", f"D1 = {_toml('captured dump: ' + source)}"]
     for k, v in added:
-        value, found = template(v, dump)
+        value, found = template(v, dump, k)
         key = k.lower()
         client = "append" if key in ("x-forwarded-for", "via", "forwarded") else "set"
         notes = [f"{f} for a per-request value" for f in found]

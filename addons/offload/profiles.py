@@ -38,10 +38,13 @@ TEMPLATE_VARS = {
     "http_version": "the client's HTTP version as Via writes it: 1.0, 1.1, 2 or 3",
     "client_host": "the client's IP, IPv6 in brackets: 192.0.2.60 or [2001:db8::17]",
     "forwarded_for": "the client's IP as RFC 7239 writes it: 192.0.2.60, or \"[2001:db8::17]\" quoted",
+    "hex8": "8 fresh random hex digits", "hex12": "12 fresh random hex digits",
     "hex16": "16 fresh random hex digits", "hex24": "24 fresh random hex digits",
-    "hex32": "32 fresh random hex digits", "unix_ms": "the time in Unix milliseconds",
-    "unix_hex": "the time in Unix seconds as 8 hex digits", "uint64": "a fresh random unsigned 64-bit decimal",
-    "b64": "32 fresh random base64 characters",
+    "hex32": "32 fresh random hex digits", "uint64": "a fresh random unsigned 64-bit decimal",
+    "b64": "32 fresh random base64 characters", "b64url": "22 fresh random base64url characters (16 bytes)",
+    "ulid": "a fresh ULID: 26 Crockford base32 characters, the time first",
+    "unix_s": "the time in Unix seconds", "unix_ms": "the time in Unix milliseconds",
+    "unix_us": "the time in Unix microseconds", "unix_hex": "the time in Unix seconds as 8 hex digits",
 }
 
 

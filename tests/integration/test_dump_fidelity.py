@@ -1,12 +1,15 @@
 """Fidelity through the real mitmdump: every captured dump in tests/fixtures/dumps, replayed as the same request
 (scheme, public host, path) through mitmdump with the dump's built-in profile, reaches an echo app with the dump's
-header names (in order where the dump's order is trustworthy) and value formats, and nothing else from the front end."""
+header names (in order where the dump's order is trustworthy) and value formats, and nothing else from the front end;
+and so does a profile `offload profile from-dump` made from that dump."""
 
 import re
+import subprocess
+import sys
 
 import pytest
 
-from dumps import differences, dump_profiles, read_dump
+from dumps import DUMPS, differences, dump_profiles, read_dump
 from harness import Browser, mitmdump, python_app
 from offload.profiles import load_profile
 
@@ -14,10 +17,8 @@ pytestmark = pytest.mark.integration
 PEER = "127.0.0.1"  # the client as mitmdump sees this test
 
 
-@pytest.fixture(scope="module")
-def echo():
-    with python_app(["echo_app.py", "{port}"]) as app:
-        yield app
+def echo_app():
+    return python_app(["echo_app.py", "{port}"])
 
 
 def as_client(value: str, ip: str) -> str:
@@ -26,19 +27,36 @@ def as_client(value: str, ip: str) -> str:
                   value)
 
 
-@pytest.mark.parametrize("dump, profile", dump_profiles())
-def test_a_captured_dump_through_the_real_mitmdump(dump, profile, echo, confdir):
+def replay(dump, profile, confdir):
+    """The dump's request (scheme, public host, path) through mitmdump with `profile`: how the front end's headers
+    the app received differ from the dump's (names, order, value formats)."""
     inputs, expected, ordered = read_dump(dump)
     sets = [f"frontend={profile}", f"frontend_scheme={inputs['scheme']}", f"frontend_host={inputs['host']}"]
     if inputs["scheme"] == "http":
         sets.append("frontend_redirect=off")  # the dump was a plain-HTTP request the front end let through
-    with mitmdump(echo.port, *sets, confdir=confdir) as proxy:
+    with echo_app() as app, mitmdump(app.port, *sets, confdir=confdir) as proxy:
         reply = Browser(proxy.port, tls=True).get(inputs["path"])
     assert reply.status == 200, (reply.status, reply.body[:200])
     seen = reply.json()
     assert seen["path"] == inputs["path"]
-    ours = {r.key for r in load_profile(profile).request if r.client != "strip"} | {k.lower() for k, _ in expected}
+    ours = {r.key for r in load_profile(str(profile)).request if r.client != "strip"} | {k.lower() for k, _ in expected}
     got = [(k, as_client(v, PEER)) for k, v in seen["headers"] if k.lower() in ours - {"host"}]
     client_ip = inputs["client"].rsplit(":", 1)[0]
     wanted = [(k, v if v.startswith("~") else as_client(v, client_ip)) for k, v in expected]
+    return got, wanted, ordered
+
+
+@pytest.mark.parametrize("dump, profile", dump_profiles())
+def test_a_captured_dump_through_the_real_mitmdump(dump, profile, confdir):
+    got, wanted, ordered = replay(dump, profile, confdir)
     assert differences(wanted, got, ordered) == []
+
+
+@pytest.mark.parametrize("dump", [d for d, _ in dump_profiles()])
+def test_a_profile_made_from_each_dump_through_the_real_mitmdump(dump, confdir, tmp_path):
+    """offload profile from-dump, then the dump's request through mitmdump with that profile: the dump again."""
+    profile = tmp_path / "from-dump.toml"
+    subprocess.run([sys.executable, "-m", "offload", "profile", "from-dump", str(DUMPS / dump), "-o", str(profile)],
+                   check=True, timeout=60, capture_output=True)
+    got, wanted, _ = replay(dump, profile, confdir)
+    assert differences(wanted, got, ordered=True, patterns=False) == []
