@@ -37,15 +37,40 @@ def dump_profiles():
     return [(p.name, re.search(r"^# profile: (\S+)$", p.read_text(), re.M).group(1)) for p in sorted(DUMPS.glob("*.txt"))]
 
 
+# Headers an app reads for the scheme, the client's address or the public host: a profile must match every dump on
+# these (presence and value format); any other difference must be declared in the dump (# differs: Name - why).
+BEHAVIOUR = frozenset({
+    "x-forwarded-proto", "x-forwarded-for", "x-forwarded-host", "x-forwarded-port", "x-forwarded-ssl",
+    "x-forwarded-scheme", "x-scheme", "forwarded", "front-end-https", "x-arr-ssl", "x-appservice-proto", "cf-visitor",
+    "x-real-ip", "cf-connecting-ip", "true-client-ip", "x-client-ip", "client-ip", "fly-client-ip",
+    "fly-forwarded-proto", "fly-forwarded-ssl", "x-azure-clientip", "x-original-host", "disguised-host",
+    "x-appengine-https", "x-appengine-user-ip", "x-vercel-forwarded-for", "x-nf-client-connection-ip",
+    "do-connecting-ip", "cloudfront-forwarded-proto", "cloudfront-viewer-address", "x-envoy-external-address",
+})
+
+
+def declared(name):
+    """The differences a dump declares ({header or 'order': why}): another era's values, a setting's headers."""
+    return {k.lower(): why for k, why in re.findall(r"^# differs: (\S+) - (.*)$", (DUMPS / name).read_text(), re.M)}
+
+
 def differences(expected, got, ordered, loose=frozenset(), patterns=True):
-    """How the headers a front end's emulation sent (`got`, name/value pairs) differ from a dump's: names (in order
-    when the dump's order is trustworthy) and value formats; `loose` names values not compared; `patterns=False`
-    leaves the dump's ~pattern values uncompared (a profile made from the dump holds the pattern, not a value)."""
+    """How the headers a front end's emulation sent (`got`, name/value pairs) differ from a dump's, as {header or
+    'order': what}: names missing or extra, their order (when the dump's order is trustworthy) and value formats;
+    `loose` names values not compared; `patterns=False` leaves the dump's ~pattern values uncompared (a profile made
+    from the dump holds the pattern, not a value)."""
     names = [k.lower() for k, _ in got]
     wanted = [k.lower() for k, _ in expected]
-    out = []
-    if (names if ordered else sorted(names)) != (wanted if ordered else sorted(wanted)):
-        out.append(f"names: got {names}, the dump has {wanted}")
+    out = {}
+    for name in wanted:
+        if name not in names:
+            out[name] = "missing"
+    for name in names:
+        if name not in wanted:
+            out[name] = "not in the dump"
+    common = [n for n in names if n in wanted]
+    if ordered and common != [n for n in wanted if n in names]:
+        out["order"] = f"got {common}"
     values = {k.lower(): v for k, v in got}
     for name, example in expected:
         value = values.get(name.lower())
@@ -53,7 +78,15 @@ def differences(expected, got, ordered, loose=frozenset(), patterns=True):
             continue
         if example.startswith("~"):
             if patterns and not re.fullmatch(example[1:], value):
-                out.append(f"{name}: {value!r} is not of the form {example[1:]!r}")
+                out[name.lower()] = f"{value!r} is not of the form {example[1:]!r}"
         elif value != example and value_format(value) != value_format(example):
-            out.append(f"{name}: {value!r} ({value_format(value)}) unlike {example!r} ({value_format(example)})")
+            out[name.lower()] = f"{value!r} ({value_format(value)}) unlike {example!r} ({value_format(example)})"
     return out
+
+
+def check(dump, diffs):
+    """A dump's differences are exactly the ones it declares, and none is a header an app's behaviour depends on."""
+    wanted = declared(dump)
+    assert not set(wanted) & BEHAVIOUR, f"{dump} declares a behaviour-relevant difference: {set(wanted) & BEHAVIOUR}"
+    assert {k: v for k, v in diffs.items() if k not in wanted} == {}, f"{dump}: undeclared differences"
+    assert not set(wanted) - set(diffs), f"{dump} declares differences that are gone: {set(wanted) - set(diffs)}"

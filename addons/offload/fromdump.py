@@ -149,13 +149,20 @@ def _toml(text: str) -> str:
 
 def to_profile(dump: Dump, source: str, name: str = "") -> str:
     """The profile file's text: the front end's headers in the dump's order, each marked with what was inferred."""
-    added = [(k, v) for k, v in dump.headers if k.lower() not in CLIENT_HEADERS]
+    # offload's own fixture format (# input: ...) lists only the front end's headers; any other dump has the
+    # client's too, and a header a client sends itself is taken for the client's
+    fixture = bool(dump.hints)
+    added = [(k, v) for k, v in dump.headers if fixture or k.lower() not in CLIENT_HEADERS]
     if not added:
         raise ValueError("every header in the dump is one a client sends itself: nothing a front end added")
+    left = sorted({k for k, _ in dump.headers} - {k for k, _ in added}, key=str.lower)
     lines = [f"# Made by offload profile from-dump from {source}: check it, then use it with --frontend.",
-             "# [OBS D1] values as captured; [INF] what offload inferred (per-request values made template values).",
-             f"summary = {_toml(name or 'my front end, from a captured dump')}", "",
-             "[sources]", f"D1 = {_toml('captured dump: ' + source)}"]
+             "# [OBS D1] values as captured; [INF] what offload inferred (per-request values made template values)."]
+    if left:
+        lines.append(f"# Left out as the client's own: {', '.join(left)}. A front end may overwrite some (Cloudflare "
+                     "sets Accept-Encoding and Connection): copy such a header in from the dump if yours does.")
+    lines += [f"summary = {_toml(name or 'my front end, from a captured dump')}", "",
+              "[sources]", f"D1 = {_toml('captured dump: ' + source)}"]
     for k, v in added:
         value, found = template(v, dump, k)
         key = k.lower()

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from dumps import DUMPS, differences, dump_profiles, read_dump
+from dumps import DUMPS, check, differences, dump_profiles, read_dump
 from harness import Browser, mitmdump, python_app
 from offload.profiles import load_profile
 
@@ -49,7 +49,7 @@ def replay(dump, profile, confdir):
 @pytest.mark.parametrize("dump, profile", dump_profiles())
 def test_a_captured_dump_through_the_real_mitmdump(dump, profile, confdir):
     got, wanted, ordered = replay(dump, profile, confdir)
-    assert differences(wanted, got, ordered) == []
+    check(dump, differences(wanted, got, ordered))
 
 
 @pytest.mark.parametrize("dump", [d for d, _ in dump_profiles()])
@@ -59,4 +59,4 @@ def test_a_profile_made_from_each_dump_through_the_real_mitmdump(dump, confdir, 
     subprocess.run([sys.executable, "-m", "offload", "profile", "from-dump", str(DUMPS / dump), "-o", str(profile)],
                    check=True, timeout=60, capture_output=True)
     got, wanted, _ = replay(dump, profile, confdir)
-    assert differences(wanted, got, ordered=True, patterns=False) == []
+    assert differences(wanted, got, ordered=True, patterns=False) == {}
