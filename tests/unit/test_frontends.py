@@ -35,9 +35,10 @@ ADDED = {
                ("X-Cloud-Trace-Context", r"[0-9a-f]{32}/\d+;o=1"), ("Via", r"1\.1 google")],
     "cloud-run": [("X-Forwarded-For", IP), ("X-Forwarded-Proto", "https"), ("Forwarded", f'for="{IP}";proto=https'),
                   ("X-Cloud-Trace-Context", r"[0-9a-f]{32}/\d+;o=1"), ("traceparent", r"00-[0-9a-f]{32}-[0-9a-f]{16}-01")],
-    "cloudflare": [("CF-Connecting-IP", IP), ("X-Forwarded-For", IP), ("X-Forwarded-Proto", "https"),
-                   ("CF-Visitor", r'\{"scheme":"https"\}'), ("CF-Ray", r"[0-9a-f]{16}-[A-Z]{3}"),
-                   ("CDN-Loop", "cloudflare")],
+    # the 2021 wire order of an origin's dump (uptoeleven/ultimo.gg), today's CDN-Loop (2024+ dumps)
+    "cloudflare": [("Connection", "Keep-Alive"), ("CF-IPCountry", "[A-Z]{2}"), ("X-Forwarded-For", IP),
+                   ("CF-Ray", r"[0-9a-f]{16}-[A-Z]{3}"), ("X-Forwarded-Proto", "https"),
+                   ("CF-Visitor", r'\{"scheme":"https"\}'), ("CF-Connecting-IP", IP), ("CDN-Loop", "cloudflare; loops=1")],
     # X-Forwarded-For: the client, then the app's own IP (superfly/docs#1714; arcjet/arcjet-js#5412 dump)
     "fly": [("Fly-Client-IP", IP), ("Fly-Forwarded-Port", "443"), ("Fly-Region", "[a-z]{3}"),
             ("X-Forwarded-For", IP + r", 66\.241\.124\.230"),
