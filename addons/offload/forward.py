@@ -237,6 +237,7 @@ _VALUES = {
     "tls_version": lambda i: i.client.tls_version or "1.2",
     "port": lambda i: "443" if i.scheme == "https" else "80",
     "http_version": lambda i: i.http_version,
+    "http_major_minor": lambda i: i.http_version if "." in i.http_version else i.http_version + ".0",
     "affinity": lambda i: affinity_id(host_domain(i.host)),
     # fresh per request
     "guid": lambda i: guid(),

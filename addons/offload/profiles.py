@@ -36,6 +36,7 @@ TEMPLATE_VARS = {
     "affinity": "64 hex digits derived from the domain (ARR instance id)",
     "port": "443 or 80: the front end's listener port for the scheme",
     "http_version": "the client's HTTP version as Via writes it: 1.0, 1.1, 2 or 3",
+    "http_major_minor": "the client's HTTP version as major.minor (Go's ProtoMajor.ProtoMinor): 1.0, 1.1, 2.0 or 3.0",
     "client_host": "the client's IP, IPv6 in brackets: 192.0.2.60 or [2001:db8::17]",
     "forwarded_for": "the client's IP as RFC 7239 writes it: 192.0.2.60, or \"[2001:db8::17]\" quoted",
     "hex8": "8 fresh random hex digits", "hex12": "12 fresh random hex digits",

@@ -12,7 +12,7 @@ from offload.profiles import load_profile
 def emulate(profile_name, inputs):
     ip, port = inputs["client"].rsplit(":", 1)
     incoming = Incoming(inputs["scheme"], inputs["host"], inputs["path"], [("Host", inputs["host"])],
-                        Client(ip, int(port), inputs.get("tls", "")))
+                        Client(ip, int(port), inputs.get("tls", "")), http_version=inputs.get("http", "1.1"))
     return forward(load_profile(profile_name), incoming).headers[1:]  # the front end's headers
 
 

@@ -22,10 +22,11 @@ TRACE_ROOT = r"Root=1-[0-9a-f]{8}-[0-9a-f]{24}"
 
 # name -> the front end's headers for an HTTPS request with no forwarding headers of its own: (name, format) in order
 ADDED = {
-    # DigitalOcean's docs: the client in do-connecting-ip, X-Forwarded-For the ingress's own address (a stand-in);
-    # X-Forwarded-Proto from Cloudflare, App Platform's CDN.
-    "digitalocean-app-platform": [("X-Forwarded-Proto", "https"), ("X-Forwarded-For", r"\d+\.\d+\.\d+\.\d+"),
-                                  ("do-connecting-ip", IP)],
+    # Captured App Platform requests (benpate/hannibal 2024, calcom/synclinear.com#91 2023), by name: Cloudflare's
+    # Accept-Encoding and CDN-Loop, the client in do-connecting-ip, X-Forwarded-For '<client>,<Cloudflare edge>'.
+    "digitalocean-app-platform": [("Accept-Encoding", "gzip, br"), ("CDN-Loop", "cloudflare; loops=1"),
+                                  ("do-connecting-ip", IP), ("X-Forwarded-For", rf"{IP},\d+\.\d+\.\d+\.\d+"),
+                                  ("X-Forwarded-Proto", "https")],
     # The Lambda@Edge origin-request example: X-Forwarded-For, then Via: 2.0 <32 hex>.cloudfront.net (CloudFront);
     # X-Amz-Cf-Id on every origin request. No X-Forwarded-Proto.
     "aws-cloudfront": [("X-Forwarded-For", IP), ("Via", rf"2\.0 {CF_ID}\.cloudfront\.net \(CloudFront\)"),
@@ -112,9 +113,9 @@ def test_what_survives_of_a_clients_forged_header(name, header, forged, seen):
     assert [v for k, v in got if k.lower() == header.lower()] == seen
 
 
-def test_the_digitalocean_ingress_replaces_a_forged_forwarded_for():
+def test_digitalocean_puts_the_cloudflare_edge_last_so_one_trusted_hop_is_not_the_client():
     got = dict(run("digitalocean-app-platform", CLIENT_HEADERS + [("X-Forwarded-For", "1.1.1.1")]).headers)
-    assert "1.1.1.1" not in got["X-Forwarded-For"] and IP not in got["X-Forwarded-For"]
+    assert got["X-Forwarded-For"] == f"1.1.1.1,{IP},108.162.221.54"
 
 
 def test_app_engine_keeps_a_lookalike_name():

@@ -21,22 +21,28 @@ PLATFORMS = ["vercel", "netlify", "render", "railway"]
 # name -> the platform's headers for an HTTPS request with no forwarding headers of its own: (name, format) in order
 ADDED = {
     # Vercel request headers documentation, in its order; Forwarded and X-Vercel-Proxied-For from 2023-2025 dumps.
-    # X-Vercel-Id: <region>::<5 base32>-<Unix ms>-<hex> (vercel dev writes 12 hex; 12 to 16 accepted here).
-    "vercel": [("X-Vercel-Id", rf"[a-z]{{3}}\d::[0-9a-v]{{5}}-{MS}-[0-9a-f]{{12,16}}"), ("X-Forwarded-Host", HOST),
+    # X-Vercel-Id: <region>::<5 base32>-<Unix ms>-<12 hex> (vercel dev; a 2025 dump). Then what only the dumps show.
+    "vercel": [("X-Vercel-Id", rf"[a-z]{{3}}\d::[0-9a-v]{{5}}-{MS}-[0-9a-f]{{12}}"), ("X-Forwarded-Host", HOST),
                ("X-Forwarded-Proto", "https"), ("X-Forwarded-For", IP), ("X-Vercel-Forwarded-For", IP),
                ("X-Real-IP", IP), ("X-Vercel-Deployment-Url", r"[a-z0-9-]+\.vercel\.app"),
                ("X-Vercel-IP-Continent", "[A-Z]{2}"), ("X-Vercel-IP-Country", "[A-Z]{2}"),
                ("X-Vercel-IP-Country-Region", "[A-Z0-9]{1,3}"), ("X-Vercel-IP-City", r"[A-Za-z%0-9]+"),
                ("X-Vercel-IP-Latitude", r"-?\d+\.\d+"), ("X-Vercel-IP-Longitude", r"-?\d+\.\d+"),
                ("X-Vercel-IP-Timezone", r"[A-Za-z_]+/[A-Za-z_]+"), ("X-Vercel-IP-Postal-Code", r"\w+"),
-               ("Forwarded", f"for={IP};host={HOST};proto=https"), ("X-Vercel-Proxied-For", IP)],
-    # A Netlify Function's event.headers (2025), sorted by name as dumped.
-    "netlify": [("CDN-Loop", "netlify"), ("Netlify-Invocation-Source", "client"),
+               ("Forwarded", rf"for={IP};host={HOST};proto=https;sig=[A-Za-z0-9+/]+=*;exp=1\d{{9}}"),
+               ("X-Vercel-Proxied-For", IP), ("X-Vercel-Proxy-Signature", "Bearer [0-9a-f]{64}"),
+               ("X-Vercel-Proxy-Signature-Ts", r"1\d{9}"), ("X-Vercel-Ja4-Digest", r"t13d\d{4}h2_[0-9a-f]{12}_[0-9a-f]{12}"),
+               ("X-Vercel-Internal-Ingress-Bucket", r"bucket\d+"), ("X-Vercel-IP-AS-Number", r"\d+"),
+               ("Connection", "close")],
+    # A Netlify Function's event.headers (2025, 2026), sorted by name as dumped; X-Forwarded-For '<client>, <AWS>'.
+    "netlify": [("CDN-Loop", "netlify"), ("Netlify-Agent-Category", "browser"), ("Netlify-Invocation-Source", "client"),
                 ("traceparent", r"00-[0-9a-f]{32}-[0-9a-f]{16}-01"), ("X-Country", "[A-Z]{2}"),
-                ("X-Forwarded-For", IP), ("X-Forwarded-Proto", "https"), ("X-Nf-Client-Connection-Ip", IP),
-                ("X-Nf-Deploy-Context", "production"), ("X-Nf-Deploy-Id", "[0-9a-f]{24}"),
-                ("X-Nf-Deploy-Published", "1"), ("X-Nf-Geo", r"[A-Za-z0-9+/=]+"),
-                ("X-Nf-Request-Id", "01[0-9A-Za-z]{24}"), ("X-Nf-Site-Id", GUID), ("X-Nf-Trace-Span-Id", "[0-9a-f]{16}")],
+                ("X-Forwarded-For", rf"{IP}, \d+\.\d+\.\d+\.\d+"), ("X-Forwarded-Proto", "https"),
+                ("X-Nf-Account-Id", "[0-9a-f]{24}"), ("X-Nf-Account-Tier", "account_type_[a-z]+"),
+                ("X-Nf-Client-Connection-Ip", IP), ("X-Nf-Deploy-Context", "production"),
+                ("X-Nf-Deploy-Id", "[0-9a-f]{24}"), ("X-Nf-Deploy-Published", "1"), ("X-Nf-Geo", "[A-Za-z0-9+/]+=*"),
+                ("X-Nf-Request-Id", "0[0-9A-HJKMNP-TV-Z]{25}"), ("X-Nf-Request-Start", r"1\d{18}"),
+                ("X-Nf-Site-Id", GUID), ("X-Nf-Trace-Span-Id", "[0-9a-f]{16}")],
     # Render (Cloudflare, then Render's proxy): sorted by name; X-Forwarded-For '<client>, <Cloudflare>, <10.x>';
     # X-Request-Start in microseconds; Rndr-Id 8-4-4 of a UUID v4 (the emulation sends the whole UUID).
     "render": [("CDN-Loop", "cloudflare; loops=1"), ("CF-Connecting-IP", IP), ("CF-IPCountry", "[A-Z]{2}"),
@@ -85,9 +91,9 @@ SPOOFING = {
     "vercel": [("X-Forwarded-For", "1.1.1.1", [IP]), ("X-Real-IP", "1.1.1.1", [IP]),
                ("X-Vercel-Forwarded-For", "1.1.1.1", [IP]), ("X-Forwarded-Proto", "http", ["https"]),
                ("X-Forwarded-Host", "evil.test", [HOST]),
-               ("Forwarded", "for=1.1.1.1;proto=http", [f"for={IP};host={HOST};proto=https"])],
+               ("Connection", "keep-alive", ["close"])],
     # the dump: a client's X-Forwarded-For kept, the connecting IP appended after ', '
-    "netlify": [("X-Forwarded-For", "1.1.1.1", [f"1.1.1.1, {IP}"]), ("X-Forwarded-Proto", "http", ["https"]),
+    "netlify": [("X-Forwarded-For", "1.1.1.1", [f"1.1.1.1, {IP}, 3.127.101.13"]), ("X-Forwarded-Proto", "http", ["https"]),
                 ("X-Nf-Client-Connection-Ip", "1.1.1.1", [IP])],
     # arcjet-js#5411: a forged 2.2.2.2 became "2.2.2.2,<client>, <Cloudflare>, <10.x>"; Cloudflare overwrites the rest
     "render": [("X-Forwarded-Proto", "http", ["https"]), ("CF-Connecting-IP", "1.1.1.1", [IP]),
@@ -108,6 +114,12 @@ def test_what_survives_of_a_clients_forged_header(name, header, forged, seen):
 def test_render_appends_to_a_forged_forwarded_for_without_a_space_then_with_spaces():
     value = dict(run("render", CLIENT_HEADERS + [("X-Forwarded-For", "2.2.2.2")]).headers)["X-Forwarded-For"]
     assert re.fullmatch(rf"2\.2\.2\.2,{re.escape(IP)}, \d+\.\d+\.\d+\.\d+, 10\.\d+\.\d+\.\d+", value)
+
+
+def test_vercel_overwrites_a_forged_forwarded_and_signs_it():
+    got = [v for k, v in run("vercel", CLIENT_HEADERS + [("Forwarded", "for=1.1.1.1;proto=http")]).headers
+           if k == "Forwarded"]
+    assert len(got) == 1 and got[0].startswith(f"for={IP};host={HOST};proto=https;sig=")
 
 
 def test_vercel_quotes_an_ipv6_client_in_forwarded():

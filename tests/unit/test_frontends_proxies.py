@@ -33,7 +33,9 @@ ADDED = {
     "haproxy": [("X-Forwarded-Proto", "https"), ("X-Forwarded-For", IP)],
     # Akamai's Origin Server defaults: True-Client-IP on; Via and X-Akamai-CONFIG-LOG-DETAIL seen in dumps; the
     # connecting IP appended to X-Forwarded-For. No X-Forwarded-Proto at all.
-    "akamai": [("True-Client-IP", IP), ("X-Akamai-CONFIG-LOG-DETAIL", "true"),
+    # shalomc/HTTP-echo's 2016 dump (Accept-Encoding to Via), Akamai's documented True-Client-IP default.
+    "akamai": [("Accept-Encoding", "gzip"), ("Akamai-Origin-Hop", "1"), ("Connection", "TE, keep-alive"),
+               ("TE", r"chunked;q=1\.0"), ("True-Client-IP", IP), ("X-Akamai-CONFIG-LOG-DETAIL", "true"),
                ("Via", r"1\.1 akamai\.net\(ghost\) \(AkamaiGHost\)"), ("X-Forwarded-For", IP)],
 }
 
