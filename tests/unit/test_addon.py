@@ -38,11 +38,10 @@ LEGACY = {  # Windows order [frontends.md 1.1: OBS S15-S18]
     "X-Forwarded-For": IP_PORT,
     "X-ARR-SSL": re.escape(LEGACY_ARR_SSL),
 }
-APPSERVICE = {  # Linux order [frontends.md 1.1: OBS S9, S10, S19]
+APPSERVICE = {  # Linux order of 2025-2026 (AdobeDocs experience-manager-learn webhook.md; a 2026 Jotform webhook log)
     "Max-Forwards": r"10",
     "X-ARR-LOG-ID": GUID,
     "CLIENT-IP": IP_PORT,
-    "X-Client-IP": r"\d{1,3}(\.\d{1,3}){3}",
     "DISGUISED-HOST": re.escape(HOST),
     "X-SITE-DEPLOYMENT-ID": r"myapp",
     "WAS-DEFAULT-HOSTNAME": re.escape(HOST),
@@ -53,6 +52,7 @@ APPSERVICE = {  # Linux order [frontends.md 1.1: OBS S9, S10, S19]
     "X-Forwarded-For": IP_PORT,
     "X-Original-URL": r"/login\?next=/",
     "X-WAWS-Unencoded-URL": r"/login\?next=/",
+    "X-Client-IP": r"\d{1,3}(\.\d{1,3}){3}",
     "X-Client-Port": r"\d{1,5}",
 }
 IISNODE = {**LEGACY, "X-Forwarded-For": IP_PORT + r", \d{1,3}(\.\d{1,3}){3}", "X-Forwarded-Proto": "https"}

@@ -64,7 +64,8 @@ ELSEWHERE = {"vercel", "netlify", "render", "railway", "digitalocean-app-platfor
 
 
 def test_every_profile_has_expectations_here():
-    assert set(ADDED) | {"azure-windows-legacy", "azure-windows-iisnode-xff", "azure-appservice"} | ELSEWHERE == \
+    assert set(ADDED) | {"azure-windows-legacy", "azure-windows-iisnode-xff", "azure-appservice",
+                         "azure-appservice-windows"} | ELSEWHERE == \
         set(profile_names())
 
 
@@ -165,3 +166,22 @@ def test_cloudflare_and_front_door_repeat_the_requests_id_on_the_response():
         incoming = Incoming("https", HOST, "/", [], Client(IP, PORT))
         fwd = forward(p, incoming)
         assert dict(respond(p, incoming, fwd.values, [], set()))[header] == dict(fwd.headers)[header]
+
+
+def test_app_service_on_windows_has_the_windows_order_and_no_client_ip_headers():
+    # the 2020-2021 Windows dumps (OrderCloud webhook mock, cagov Functions sample, TruRating behind Front Door)
+    got = run("azure-appservice-windows").headers
+    names = [k for k, _ in got if (k, _) not in CLIENT_HEADERS and k != "Accept-Encoding"]
+    assert names == ["Max-Forwards", "X-WAWS-Unencoded-URL", "CLIENT-IP", "X-ARR-LOG-ID", "DISGUISED-HOST",
+                     "X-SITE-DEPLOYMENT-ID", "WAS-DEFAULT-HOSTNAME", "X-Original-URL", "X-Forwarded-For", "X-ARR-SSL",
+                     "X-Forwarded-Proto", "X-AppService-Proto", "X-Forwarded-TlsVersion"]
+    linux = {k for k, _ in run("azure-appservice").headers}
+    assert {"X-Client-IP", "X-Client-Port"} <= linux and not {"X-Client-IP", "X-Client-Port"} & set(names)
+    assert dict(got)["X-Forwarded-For"] == f"{IP}:{PORT}"
+
+
+def test_app_service_on_windows_keeps_an_upstream_scheme_and_says_nothing_of_tls_on_http():
+    kept = run("azure-appservice-windows", CLIENT_HEADERS + [("X-Forwarded-Proto", "http")]).headers
+    assert [v for k, v in kept if k == "X-Forwarded-Proto"] == ["http"]  # add-if-absent, as behind Front Door
+    plain = {k for k, _ in run("azure-appservice-windows", scheme="http").headers}
+    assert not plain & {"X-ARR-SSL", "X-Forwarded-Proto", "X-AppService-Proto", "X-Forwarded-TlsVersion"}
