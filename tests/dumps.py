@@ -32,6 +32,18 @@ def read_dump(name):
     return inputs, headers, meta.get("order") != "unknown"
 
 
+def sent(name):
+    """Headers the dump's client (or the hop before the front end) sent, which the front end then handled:
+    `# sent: Name: value` lines."""
+    return [tuple(v.split(": ", 1)) for v in re.findall(r"^# sent: (.*)$", (DUMPS / name).read_text(), re.M)]
+
+
+def front_end_headers(headers, rule_names, expected):
+    """Of what reached the app, the headers the front end is answerable for: its profile's names and the dump's."""
+    ours = set(rule_names) | {k.lower() for k, _ in expected}
+    return [(k, v) for k, v in headers if k.lower() in ours - {"host"}]
+
+
 def dump_profiles():
     """(dump file name, the built-in profile it checks) for every fixture dump."""
     return [(p.name, re.search(r"^# profile: (\S+)$", p.read_text(), re.M).group(1)) for p in sorted(DUMPS.glob("*.txt"))]

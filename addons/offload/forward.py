@@ -241,6 +241,8 @@ _VALUES = {
     "affinity": lambda i: affinity_id(host_domain(i.host)),
     # fresh per request
     "guid": lambda i: guid(),
+    "guid_head": lambda i: guid()[:18],
+    "hex4": lambda i: f"{_ids.getrandbits(16):04x}",
     "hex8": lambda i: f"{_ids.getrandbits(32):08x}",
     "hex12": lambda i: f"{_ids.getrandbits(48):012x}",
     "hex16": lambda i: f"{_ids.getrandbits(64):016x}",

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from dumps import DUMPS, check, differences, dump_profiles, read_dump
+from dumps import DUMPS, check, differences, dump_profiles, front_end_headers, read_dump, sent
 from harness import Browser, mitmdump, python_app
 from offload.profiles import load_profile
 
@@ -37,19 +37,20 @@ def replay(dump, profile, confdir):
         sets.append("frontend_redirect=off")  # the dump was a plain-HTTP request the front end let through
     with echo_app() as app, mitmdump(app.port, *sets, confdir=confdir) as proxy:
         if inputs.get("http", "1.1") == "1.1":
-            reply = Browser(proxy.port, tls=True).get(inputs["path"])
+            reply = Browser(proxy.port, tls=True).get(inputs["path"], headers=dict(sent(dump)))
             assert reply.status == 200, (reply.status, reply.body[:200])
             seen = reply.json()
         else:  # the dump's client spoke HTTP/2 to the front end (Via says so)
             done = subprocess.run(["curl", "-sSk", "--http2", "--max-time", "20", "-o", "-", "-w", "\n%{http_version}",
+                                   *[a for k, v in sent(dump) for a in ("-H", f"{k}: {v}")],
                                    f"https://127.0.0.1:{proxy.port}{inputs['path']}"],
                                   capture_output=True, text=True, timeout=30)
             body, _, version = done.stdout.rpartition("\n")
             assert version == inputs["http"], (done.stdout, done.stderr)
             seen = json.loads(body)
     assert seen["path"] == inputs["path"]
-    ours = {r.key for r in load_profile(str(profile)).request if r.client != "strip"} | {k.lower() for k, _ in expected}
-    got = [(k, as_client(v, PEER)) for k, v in seen["headers"] if k.lower() in ours - {"host"}]
+    rules = {r.key for r in load_profile(str(profile)).request if r.client != "strip"}
+    got = [(k, as_client(v, PEER)) for k, v in front_end_headers(seen["headers"], rules, expected)]
     client_ip = inputs["client"].rsplit(":", 1)[0]
     wanted = [(k, v.replace(re.escape(client_ip), re.escape(as_client(client_ip, client_ip))) if v.startswith("~")
                else as_client(v, client_ip)) for k, v in expected]

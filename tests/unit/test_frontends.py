@@ -31,8 +31,9 @@ ADDED = {
                ("X-Request-Start", r"1\d{12}"), ("X-Request-Id", GUID), ("Via", r"1\.1 heroku-router")],
     "aws-alb": [("X-Forwarded-For", IP), ("X-Forwarded-Proto", "https"), ("X-Forwarded-Port", "443"),
                 ("X-Amzn-Trace-Id", r"Root=1-[0-9a-f]{8}-[0-9a-f]{24}")],
-    "gcp-lb": [("X-Forwarded-For", rf"{IP}, \d+\.\d+\.\d+\.\d+"), ("X-Forwarded-Proto", "https"),
-               ("X-Cloud-Trace-Context", r"[0-9a-f]{32}/\d+;o=1"), ("Via", r"1\.1 google")],
+    # the wire order of a 2025 capture (MystenLabs/sui pull_grafana_logs.rs); ;o=1 only on sampled requests
+    "gcp-lb": [("X-Cloud-Trace-Context", r"[0-9a-f]{32}/\d+"), ("Via", r"1\.1 google"),
+               ("X-Forwarded-For", rf"{IP}, \d+\.\d+\.\d+\.\d+"), ("X-Forwarded-Proto", "https")],
     "cloud-run": [("X-Forwarded-For", IP), ("X-Forwarded-Proto", "https"), ("Forwarded", f'for="{IP}";proto=https'),
                   ("X-Cloud-Trace-Context", r"[0-9a-f]{32}/\d+;o=1"), ("traceparent", r"00-[0-9a-f]{32}-[0-9a-f]{16}-01")],
     # the 2021 wire order of an origin's dump (uptoeleven/ultimo.gg), today's CDN-Loop (2024+ dumps)
@@ -40,10 +41,11 @@ ADDED = {
                    ("CF-Ray", r"[0-9a-f]{16}-[A-Z]{3}"), ("X-Forwarded-Proto", "https"),
                    ("CF-Visitor", r'\{"scheme":"https"\}'), ("CF-Connecting-IP", IP), ("CDN-Loop", "cloudflare; loops=1")],
     # X-Forwarded-For: the client, then the app's own IP (superfly/docs#1714; arcjet/arcjet-js#5412 dump)
-    "fly": [("Fly-Client-IP", IP), ("Fly-Forwarded-Port", "443"), ("Fly-Region", "[a-z]{3}"),
-            ("X-Forwarded-For", IP + r", 66\.241\.124\.230"),
-            ("X-Forwarded-Proto", "https"), ("X-Forwarded-Port", "443"), ("X-Forwarded-SSL", "on"),
-            ("Via", r"1\.1 fly\.io")],
+    "fly": [("X-Request-Start", r"t=1\d{15}"), ("Fly-Client-IP", IP), ("X-Forwarded-For", IP + r", 66\.241\.124\.230"),
+            ("Fly-Forwarded-Proto", "https"), ("X-Forwarded-Proto", "https"), ("Fly-Forwarded-Ssl", "on"),
+            ("X-Forwarded-Ssl", "on"), ("Fly-Forwarded-Port", "443"), ("X-Forwarded-Port", "443"),
+            ("Fly-Region", "[a-z]{3}"), ("Fly-Request-Id", "0[0-9A-HJKMNP-TV-Z]{25}-[a-z]{3}"), ("Via", r"1\.1 fly\.io"),
+            ("Fly-Traceparent", "00-[0-9a-f]{32}-[0-9a-f]{16}-00"), ("Fly-Tracestate", "")],
     "nginx-default": [],
     "ingress-nginx": [("X-Request-ID", HEX % 32), ("X-Real-IP", IP), ("X-Forwarded-For", IP),
                       ("X-Forwarded-Host", HOST), ("X-Forwarded-Port", "443"), ("X-Forwarded-Proto", "https"),
@@ -96,7 +98,7 @@ SPOOFING = {
     "cloudflare": [("X-Forwarded-Proto", "http", ["https"]), ("X-Forwarded-For", "1.1.1.1", [f"1.1.1.1,{IP}"]),
                    ("CF-Connecting-IP", "1.1.1.1", [IP]), ("CF-Visitor", '{"scheme":"http"}', ['{"scheme":"https"}'])],
     "fly": [("X-Forwarded-Proto", "http", ["https"]), ("X-Forwarded-Port", "8080", ["8080"]),
-            ("X-Forwarded-SSL", "off", ["on"]), ("Fly-Client-IP", "1.1.1.1", [IP]),
+            ("X-Forwarded-Ssl", "off", ["on"]), ("Fly-Client-IP", "1.1.1.1", [IP]),
             ("X-Forwarded-For", "2.2.2.2", [f"2.2.2.2, {IP}, 66.241.124.230"])],  # as arcjet/arcjet-js#5412 saw
     "nginx-default": [("X-Forwarded-Proto", "https", ["https"]), ("X-Empty", "", []), ("X_Under", "1", [])],
     "ingress-nginx": [("X-Forwarded-Proto", "http", ["https"]), ("X-Forwarded-For", "1.1.1.1", [IP]),
@@ -130,7 +132,8 @@ def test_ipv6_clients_in_forwarded_are_bracketed_and_quoted(name):
 
 
 @pytest.mark.parametrize("name, scheme, expected", [
-    ("fly", "http", [("X-Forwarded-SSL", "off"), ("X-Forwarded-Proto", "http"), ("Fly-Forwarded-Port", "80")]),
+    ("fly", "http", [("X-Forwarded-Ssl", "off"), ("Fly-Forwarded-Ssl", "off"), ("X-Forwarded-Proto", "http"),
+                     ("Fly-Forwarded-Proto", "http"), ("Fly-Forwarded-Port", "80")]),
     ("heroku", "http", [("X-Forwarded-Proto", "http"), ("X-Forwarded-Port", "80")]),
 ])
 def test_plain_http_requests(name, scheme, expected):

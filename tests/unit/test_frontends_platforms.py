@@ -53,7 +53,7 @@ ADDED = {
     # Railway's documented request headers, in the order of an observed request.
     "railway": [("X-Forwarded-For", IP), ("X-Forwarded-Host", HOST), ("X-Forwarded-Proto", "https"),
                 ("X-Real-IP", IP), ("X-Railway-Edge", r"railway/[a-z0-9-]+"),
-                ("X-Railway-Request-Id", r"[A-Za-z0-9+/_=-]{16,}"), ("X-Request-Start", MS)],
+                ("X-Railway-Request-Id", r"[A-Za-z0-9_-]{22}"), ("X-Request-Start", MS)],
 }
 CLIENT_HEADERS = [("Host", HOST), ("Accept", "*/*"), ("Accept-Encoding", "gzip")]
 
