@@ -27,9 +27,9 @@ ADDED = {
     "digitalocean-app-platform": [("Accept-Encoding", "gzip, br"), ("CDN-Loop", "cloudflare; loops=1"),
                                   ("do-connecting-ip", IP), ("X-Forwarded-For", rf"{IP},\d+\.\d+\.\d+\.\d+"),
                                   ("X-Forwarded-Proto", "https")],
-    # The Lambda@Edge origin-request example: X-Forwarded-For, then Via: 2.0 <32 hex>.cloudfront.net (CloudFront);
+    # The Lambda@Edge origin-request example: X-Forwarded-For, then Via: <viewer's version> <32 hex>.cloudfront.net;
     # X-Amz-Cf-Id on every origin request. No X-Forwarded-Proto.
-    "aws-cloudfront": [("X-Forwarded-For", IP), ("Via", rf"2\.0 {CF_ID}\.cloudfront\.net \(CloudFront\)"),
+    "aws-cloudfront": [("X-Forwarded-For", IP), ("Via", rf"1\.1 {CF_ID}\.cloudfront\.net \(CloudFront\)"),
                        ("X-Amz-Cf-Id", AMZ_CF_ID)],
     # A logged request behind an HTTP API and a VPC link: X-Forwarded-Port and X-Amzn-Trace-Id, then Forwarded and
     # Via at the end; no X-Forwarded-For, no X-Forwarded-Proto.
@@ -161,7 +161,7 @@ def test_cloudfront_answers_with_the_same_edge_and_request_id():
     fwd, out = answer("aws-cloudfront")
     sent = dict(fwd.headers)
     assert out["X-Amz-Cf-Id"] == sent["X-Amz-Cf-Id"]
-    edge = re.fullmatch(rf"2\.0 ({CF_ID})\.cloudfront\.net \(CloudFront\)", sent["Via"]).group(1)
+    edge = re.fullmatch(rf"1\.1 ({CF_ID})\.cloudfront\.net \(CloudFront\)", sent["Via"]).group(1)
     assert out["Via"] == f"1.1 {edge}.cloudfront.net (CloudFront)"
 
 
@@ -187,3 +187,9 @@ def test_the_https_signal_the_advice_builds_on(name, signal):
 
 def test_cloudfront_names_a_fix_at_the_front_end():
     assert "X-Forwarded-Proto: https" in load_profile("aws-cloudfront").fix
+
+
+@pytest.mark.parametrize("version, written", [("1.1", "1.1"), ("2", "2.0"), ("3", "3.0")])
+def test_cloudfronts_via_carries_the_viewers_http_version_as_major_minor(version, written):
+    incoming = Incoming("https", HOST, "/", [], Client(IP, PORT), http_version=version, upstream=UPSTREAM)
+    assert dict(forward(load_profile("aws-cloudfront"), incoming).headers)["Via"].startswith(f"{written} ")
