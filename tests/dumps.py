@@ -16,7 +16,7 @@ FORMATS = [  # the first that matches names a value's format
     ("host", r"[a-z0-9-]+(\.[a-z0-9-]+)+(:\d+)?"),
     ("name", r"[A-Za-z0-9_-]+"),
     ("certificate", r"\d+\|\d+\|[^|]+\|[^|]+"),
-    ("trace context", r"[0-9a-f]{32}/\d+;o=1"),
+    ("trace context", r"[0-9a-f]{32}/\d+(;o=[01])?"),  # ;o=1 when the request was sampled
 ]
 
 
@@ -51,7 +51,8 @@ def dump_profiles():
 
 # Headers an app reads for the scheme, the client's address or the public host: a profile must match every dump on
 # these (presence and value format), unless the dump's front end was set up otherwise than the profile's documented
-# default (# differs: Name - setting: why); any other difference must be declared too (# differs: Name - why).
+# default (# differs: Name - setting: why) or the dump is of another era than the one the profile emulates (today's)
+# (# differs: Name - era: why); any other difference must be declared too (# differs: Name - why).
 BEHAVIOUR = frozenset({
     "x-forwarded-proto", "x-forwarded-for", "x-forwarded-host", "x-forwarded-port", "x-forwarded-ssl",
     "x-forwarded-scheme", "x-scheme", "forwarded", "front-end-https", "x-arr-ssl", "x-appservice-proto", "cf-visitor",
@@ -100,8 +101,9 @@ def differences(expected, got, ordered, loose=frozenset(), patterns=True):
 def check(dump, diffs):
     """A dump's differences are exactly the ones it declares, and none is a header an app's behaviour depends on."""
     wanted = declared(dump)
-    relevant = {k for k, why in wanted.items() if k in BEHAVIOUR and not why.startswith("setting: ")}
-    assert not relevant, f"{dump} declares a behaviour-relevant difference that is not a front-end setting: {relevant}"
+    relevant = {k for k, why in wanted.items() if k in BEHAVIOUR and not why.startswith(("setting: ", "era: "))}
+    assert not relevant, f"{dump} declares a behaviour-relevant difference that is neither a front-end setting nor " \
+        f"another era's: {relevant}"
     undeclared = {k: v for k, v in diffs.items() if k not in wanted}
     assert not undeclared, f"{dump}: undeclared differences {undeclared}"
     assert not set(wanted) - set(diffs), f"{dump} declares differences that are gone: {set(wanted) - set(diffs)}"

@@ -35,12 +35,15 @@ ADDED = {
     # Via at the end; no X-Forwarded-For, no X-Forwarded-Proto.
     "aws-api-gateway": [("X-Forwarded-Port", "443"), ("X-Amzn-Trace-Id", TRACE_ROOT),
                         ("Forwarded", f"for={IP};host={HOST};proto=https"), ("Via", "HTTP/1.1 AmazonAPIGateway")],
-    # App Engine's headers in the front end's (alphabetical) order; X-Forwarded-For '<client>, 169.254.1.1'.
-    "google-app-engine": [("X-Appengine-City", r"[a-z ]+"), ("X-Appengine-CityLatLong", r"-?\d+\.\d+,-?\d+\.\d+"),
-                          ("X-Appengine-Country", "[A-Z]{2}"), ("X-Appengine-Https", "on"),
-                          ("X-Appengine-Region", r"[a-z0-9]{1,3}"), ("X-Appengine-User-IP", IP),
-                          ("X-Cloud-Trace-Context", r"[0-9a-f]{32}/\d+;o=1"),
-                          ("X-Forwarded-For", rf"{re.escape(IP)}, 169\.254\.1\.1"), ("X-Forwarded-Proto", "https")],
+    # App Engine in the wire order of a 2022 capture; X-Forwarded-For "<client>, 169.254.1.1".
+    "google-app-engine": [("X-Forwarded-For", rf"{re.escape(IP)}, 169\.254\.1\.1"), ("X-Forwarded-Proto", "https"),
+                          ("Forwarded", f'for="{re.escape(IP)}";proto=https'),
+                          ("X-Cloud-Trace-Context", r"[0-9a-f]{32}/\d+"), ("X-Appengine-Country", "[A-Z]{2}"),
+                          ("X-Appengine-City", r"[a-z ]+"), ("X-Appengine-CityLatLong", r"-?\d+\.\d+,-?\d+\.\d+"),
+                          ("X-Appengine-Region", r"[a-z0-9]{1,3}"), ("Traceparent", "00-[0-9a-f]{32}-[0-9a-f]{16}-00"),
+                          ("X-Appengine-Timeout-Ms", r"\d+"), ("X-Appengine-Https", "on"), ("X-Appengine-User-IP", IP),
+                          ("X-Appengine-Api-Ticket", "[A-Za-z0-9+/]+=*"), ("X-Appengine-Request-Log-Id", "[0-9a-f]+"),
+                          ("X-Appengine-Default-Version-Hostname", r"[a-z0-9.-]+\.appspot\.com")],
 }
 CLIENT_HEADERS = [("Host", HOST), ("Accept", "*/*"), ("Accept-Encoding", "gzip")]
 
