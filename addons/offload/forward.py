@@ -253,6 +253,7 @@ _VALUES = {
     "b64url": lambda i: base64.urlsafe_b64encode(_ids.randbytes(16)).decode().rstrip("="),
     "ulid": lambda i: ulid(),
     "unix_s": lambda i: str(int(time.time())),
+    "utc_basic": lambda i: time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
     "unix_ms": lambda i: str(int(time.time() * 1000)),
     "unix_us": lambda i: str(time.time_ns() // 1000),
     "unix_hex": lambda i: f"{int(time.time()):08x}",

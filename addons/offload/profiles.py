@@ -45,7 +45,7 @@ TEMPLATE_VARS = {
     "hex32": "32 fresh random hex digits", "uint64": "a fresh random unsigned 64-bit decimal",
     "b64": "32 fresh random base64 characters", "b64url": "22 fresh random base64url characters (16 bytes)",
     "ulid": "a fresh ULID: 26 Crockford base32 characters, the time first",
-    "unix_s": "the time in Unix seconds", "unix_ms": "the time in Unix milliseconds",
+    "unix_s": "the time in Unix seconds", "utc_basic": "the UTC time as ISO 8601 basic: 20240711T031409Z", "unix_ms": "the time in Unix milliseconds",
     "unix_us": "the time in Unix microseconds", "unix_hex": "the time in Unix seconds as 8 hex digits",
 }
 

@@ -18,15 +18,20 @@ HEX = r"[0-9a-f]{%d}"
 
 # name -> the front end's headers for an HTTPS request with no forwarding headers of its own: (name, format) in order
 ADDED = {
-    "azure-frontdoor": [("Via", r"1\.1 Azure"), ("X-Azure-ClientIP", IP), ("X-Azure-SocketIP", IP),
-                        ("X-Azure-Ref", r"0[A-Za-z0-9+/=]{32}"), ("X-Azure-RequestChain", r"hops=1"),
-                        ("X-Azure-FDID", GUID.replace("4[0-9a-f]{3}", "[0-9a-f]{4}").replace("[89ab]", "[0-9a-f]")),
-                        ("X-Forwarded-For", IP), ("X-Forwarded-Host", HOST), ("X-Forwarded-Proto", "https")],
-    "azure-appgateway": [("X-Forwarded-For", f"{IP}:{PORT}"), ("X-Forwarded-Proto", "https"),
-                         ("X-Forwarded-Port", "443"), ("X-Original-Host", HOST), ("X-Original-URL", r"/cart\?id=7"),
-                         ("X-AppGW-Trace-Id", HEX % 32)],
-    "azure-containerapps": [("X-Forwarded-Proto", "https"), ("X-Forwarded-For", IP), ("X-Forwarded-Host", HOST),
-                            ("x-envoy-external-address", IP), ("x-request-id", GUID)],
+    # the 2020 wire order (TruRating), Standard/Premium's values (ipsimple/platform 2024, Azure/AKS blog 2025)
+    "azure-frontdoor": [("Via", r"HTTP/1\.1 Azure"), ("X-Forwarded-For", IP), ("X-Azure-ClientIP", IP),
+                        ("X-Azure-Ref", r"20\d{6}T\d{6}Z-[0-9a-z]{48}"), ("X-Forwarded-Host", HOST),
+                        ("X-Forwarded-Proto", "https"), ("X-Azure-RequestChainV2", r"hops=1"), ("X-Azure-SocketIP", IP),
+                        ("X-Azure-FDID", GUID.replace("4[0-9a-f]{3}", "[0-9a-f]{4}").replace("[89ab]", "[0-9a-f]"))],
+    # the arrival order of a 2021 capture (cpinotossi/cptdagw)
+    "azure-appgateway": [("X-Forwarded-Proto", "https"), ("X-Forwarded-Port", "443"), ("X-Forwarded-For", f"{IP}:{PORT}"),
+                         ("X-Original-URL", r"/cart\?id=7"), ("X-AppGW-Trace-Id", HEX % 32), ("X-Original-Host", HOST)],
+    # the arrival order of a 2023 capture, values from 2025 ones; no X-Forwarded-Host (azure-container-apps#1623)
+    "azure-containerapps": [("X-Forwarded-For", IP), ("x-envoy-external-address", IP), ("x-request-id", GUID),
+                            ("x-envoy-expected-rq-timeout-ms", r"\d+"), ("x-k8se-app-name", "shop--[a-z0-9]+"),
+                            ("x-k8se-app-namespace", "k8se-apps"), ("x-k8se-protocol", "http1"), ("x-k8se-app-kind", "web"),
+                            ("x-ms-containerapp-name", "shop"), ("x-ms-containerapp-revision-name", "shop--[a-z0-9]+"),
+                            ("x-arr-ssl", "true"), ("X-Forwarded-Proto", "https")],
     "heroku": [("X-Forwarded-For", IP), ("X-Forwarded-Proto", "https"), ("X-Forwarded-Port", "443"),
                ("X-Request-Start", r"1\d{12}"), ("X-Request-Id", GUID), ("Via", r"1\.1 heroku-router")],
     "aws-alb": [("X-Forwarded-For", IP), ("X-Forwarded-Proto", "https"), ("X-Forwarded-Port", "443"),
@@ -89,7 +94,9 @@ SPOOFING = {
                         ("X-Azure-ClientIP", "1.1.1.1", [IP])],
     "azure-appgateway": [("X-Forwarded-Proto", "http", ["https"]), ("X-Forwarded-For", "1.1.1.1",
                                                                     [f"1.1.1.1, {IP}:{PORT}"])],
-    "azure-containerapps": [("X-Forwarded-Proto", "http", ["https"]), ("X-Forwarded-Host", "evil.test", [HOST])],
+    # X-Forwarded-For overwritten (MicrosoftDocs/azure-docs PR #125493); X-Forwarded-Host not touched [INF: Envoy's default]
+    "azure-containerapps": [("X-Forwarded-Proto", "http", ["https"]), ("X-Forwarded-For", "1.1.1.1", [IP]),
+                            ("X-Forwarded-Host", "evil.test", ["evil.test"])],
     "heroku": [("X-Forwarded-Proto", "http", ["https"]), ("X-Forwarded-For", "1.1.1.1", [f"1.1.1.1, {IP}"]),
                ("X-Request-Id", "mine", ["mine"])],
     "aws-alb": [("X-Forwarded-Proto", "http", ["https"]), ("X-Forwarded-For", "1.1.1.1", [f"1.1.1.1, {IP}"])],

@@ -92,7 +92,7 @@ def test_the_fast_path_gives_exactly_what_the_general_one_gives(name, xfp, sent,
 
 
 FRESH = {"guid", "guid_head", "hex4", "hex8", "hex12", "hex16", "hex24", "hex32", "uint64", "b64", "b64url", "ulid", "unix_s", "unix_ms",
-         "unix_us", "unix_hex"}  # new per request
+         "unix_us", "unix_hex", "utc_basic"}  # new per request
 
 
 @SETTINGS
