@@ -30,6 +30,7 @@ class Dump:
     client_ip: str = ""
     client_port: str = ""
     hints: dict[str, str] = field(default_factory=dict)
+    sent: dict[str, str] = field(default_factory=dict)  # what the client itself sent (fixture format: # sent:)
 
 
 def read_dump(text: str) -> Dump:
@@ -46,6 +47,8 @@ def read_dump(text: str) -> Dump:
         line = line.rstrip("\r")
         if line.startswith("# input:"):  # offload's own fixture format
             dump.hints = dict(kv.split("=", 1) for kv in line.split(":", 1)[1].split() if "=" in kv)
+        elif line.startswith("# sent: ") and (m := _HEADER.match(line[8:])):
+            dump.sent[m.group(1).lower()] = m.group(2).strip()
         elif line.startswith(("#", "* ", "< ", "{ ", "} ")) or not line.strip():
             continue
         elif m := _REQUEST_LINE.match(line):
@@ -164,9 +167,12 @@ def to_profile(dump: Dump, source: str, name: str = "") -> str:
     lines += [f"summary = {_toml(name or 'my front end, from a captured dump')}", "",
               "[sources]", f"D1 = {_toml('captured dump: ' + source)}"]
     for k, v in added:
-        value, found = template(v, dump, k)
         key = k.lower()
         client = "append" if key in ("x-forwarded-for", "via", "forwarded") else "set"
+        own = dump.sent.get(key, "")
+        if client == "append" and own and v.startswith(own) and v[len(own):][:1] == ",":
+            v = v[len(own) + 1:].lstrip()  # the client's own value, which the front end appended to
+        value, found = template(v, dump, k)
         notes = [f"{f} for a per-request value" for f in found]
         if client == "append":
             notes.append("appended to a client's copy, as front ends do with this header")

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from test_fidelity import DUMPS, differences, emulate, read_dump
+from test_fidelity import DUMPS, differences, emulate, read_dump, sent
 
 from offload import cli
 from offload.fromdump import read_dump as parse_dump
@@ -17,7 +17,7 @@ def test_a_profile_from_each_fixture_dump_reproduces_its_names_order_and_formats
     profile = tmp_path / "from-dump.toml"
     assert cli.main(["profile", "from-dump", str(DUMPS / fixture), "-o", str(profile)]) == 0
     inputs, expected, _ = read_dump(fixture)
-    got = emulate(str(profile), inputs)  # the same request through the new profile
+    got = emulate(str(profile), inputs, sent(fixture))  # the same request through the new profile
     assert differences(expected, got, ordered=True, patterns=False) == {}  # from-dump keeps the dump's order
 
 
