@@ -107,3 +107,36 @@ def check(dump, diffs):
     undeclared = {k: v for k, v in diffs.items() if k not in wanted}
     assert not undeclared, f"{dump}: undeclared differences {undeclared}"
     assert not set(wanted) - set(diffs), f"{dump} declares differences that are gone: {set(wanted) - set(diffs)}"
+
+
+TXT = ".txt"
+
+
+def fidelity_table(profiles):
+    """The docs' fidelity table (docs/profiles.md), made from the dumps: per profile its dumps and how they compare;
+    each difference a dump declares says why in that dump's header."""
+    by_profile = {}
+    for dump, profile in dump_profiles():
+        by_profile.setdefault(profile, []).append(dump)
+    rows = ["| profile | captured dumps | headers an app reads | other headers (names, formats, order) |",
+            "|---|---|---|---|"]
+    for profile in profiles:
+        dumps = by_profile.get(profile, [])
+        if not dumps:
+            rows.append(f"| `{profile}` | none public found | (from documentation and source) | |")
+            continue
+        relevant, other = [], []
+        for dump in dumps:
+            stem = dump.removesuffix(TXT)
+            mine = declared(dump)
+            app = [f"{k} ({mine[k].split(':')[0]})" for k in mine if k in BEHAVIOUR]
+            rest = [k for k in mine if k not in BEHAVIOUR]
+            if app:
+                relevant.append(f"{stem}: {', '.join(app)}")
+            if rest:
+                other.append(f"{stem}: {', '.join(rest)}")
+        order = " (order where known)" if any(read_dump(d)[2] for d in dumps) else ""
+        rows.append(f"| `{profile}` | {', '.join(f'`{d.removesuffix(TXT)}`' for d in dumps)} | "
+                    f"{'match, except ' + '; '.join(relevant) if relevant else 'match'} | "
+                    f"{'match' + order + ', except ' + '; '.join(other) if other else 'match' + order} |")
+    return "\n".join(rows) + "\n"

@@ -4,8 +4,8 @@ tests/integration/test_dump_fidelity.py checks the same dumps through the real m
 
 import pytest
 
-from dumps import (DUMPS, check, differences, dump_profiles, front_end_headers, read_dump, sent,  # noqa: F401
-                   value_format)  # test_fromdump imports some from here
+from dumps import (DUMPS, check, differences, dump_profiles, fidelity_table, front_end_headers, read_dump,  # noqa: F401
+                   sent, value_format)  # test_fromdump imports some from here
 from offload.forward import Client, Incoming, forward
 from offload.profiles import load_profile
 
@@ -33,3 +33,10 @@ def test_the_comparison_can_fail():
     assert differences(dump, [dump[0]], False) == {"x-forwarded-proto": "missing"}
     assert set(differences(dump, [("X-Forwarded-For", "52.37.214.82"), dump[1]], True)) == {"x-forwarded-for"}
     assert set(differences([("Via", "~1\\.1 [a-z]+")], [("Via", "2 fly.io")], True)) == {"via"}
+
+
+def test_the_docs_fidelity_table_is_the_dumps_own():
+    from offload.profiles import profile_names
+    docs = (DUMPS.parents[2] / "docs" / "profiles.md").read_text()
+    table = fidelity_table(sorted(profile_names()))
+    assert table in docs, "docs/profiles.md's fidelity table is out of date; it should read:\n" + table
