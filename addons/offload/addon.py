@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import logging
 import operator
 import re
@@ -98,6 +99,40 @@ def parse_host(value: str | None) -> str | None:
     return value
 
 
+def parse_origin_host(value: str | None, profile: Profile) -> str:
+    """frontend_origin_host: the Host the app receives instead of the public one: a host name, or 'profile' for the
+    front end's own default (Front Door and App Gateway in front of App Service: <site>.azurewebsites.net)."""
+    if not value:
+        return ""
+    if value == "profile":
+        if not any(p.origin_host is not None for p in (profile.hops or (profile,))):
+            raise exceptions.OptionsError(
+                f"frontend_origin_host: {profile.name} has no origin host of its own; give the origin's host name, "
+                "e.g. myapp.azurewebsites.net (front ends with one: "
+                f"{', '.join(n for n in profile_names() if load_profile(n).origin_host is not None)})")
+        return value
+    if not _HOST.match(value):
+        raise exceptions.OptionsError(
+            f"frontend_origin_host: {value!r} is not a host name; give a name with an optional port (e.g. "
+            "myapp.azurewebsites.net), or 'profile' for the front end's own default")
+    return value
+
+
+def parse_hop_ips(value: str | None) -> tuple[str, ...]:
+    """frontend_hop_ips: the addresses a chain's hops connect from, outermost first, comma-separated."""
+    if not value:
+        return ()
+    out = []
+    for part in value.split(","):
+        try:
+            out.append(str(ipaddress.ip_address(part.strip())))
+        except ValueError:
+            raise exceptions.OptionsError(
+                f"frontend_hop_ips: {part.strip()!r} is not an IP address; give one address per hop, outermost "
+                "first, e.g. 172.71.150.252,147.243.144.166") from None
+    return tuple(out)
+
+
 def parse_peer(value: str | None) -> str | None:
     """frontend_peer: an IP address this machine can bind as the source of connections to the app."""
     if not value:
@@ -114,6 +149,7 @@ class FlowState:
 
     incoming: fwd.Incoming
     values: dict[str, str] | None = None  # the template values its request used; its response reuses them
+    hop_values: tuple = ()  # a chain's: each hop's values
     app_headers: tuple | None = None  # the app's response header fields, before the front end added its own
     frontend_response: bool = False  # the front end answered itself (e.g. its HTTP->HTTPS redirect)
 
@@ -127,9 +163,11 @@ class Offload:
         # reference on every look-up, and unlike flow.metadata never saved with -w or copied into replays.
         self.state_name = f"_offload_state_{id(self):x}"
         self.profile: Profile = load_profile(DEFAULT_PROFILE)
-        self.rules = self.profile.request
+        self.rules = self.last_rules = self.profile.request
         self.needed = self.profile.variables
         self.host: str | None = None
+        self.origin = ""  # frontend_origin_host: "" keep, "profile", or a host name
+        self.hop_ips: tuple[str, ...] = ()
         self.peer: str | None = None
         # Option values read per flow, kept here: reading ctx.options deep-copies the value every time.
         self.scheme = "https"
@@ -160,6 +198,17 @@ class Offload:
         loader.add_option(
             "frontend_host", Optional[str], None,
             "Public host name (and port) the app sees in Host; default: the Host the client used.",
+        )
+        loader.add_option(
+            "frontend_origin_host", Optional[str], None,
+            "Host the app receives when the front end does not preserve the public host name (an origin host "
+            "override), e.g. myapp.azurewebsites.net; 'profile': the front end's own default. The public host goes "
+            "where the front end puts it (X-Forwarded-Host, X-Original-Host...). Default: the public host is kept.",
+        )
+        loader.add_option(
+            "frontend_hop_ips", Optional[str], None,
+            "For a chain (frontend=a+b): the address each hop connects from, outermost first, comma-separated; "
+            "default: each front end's documented egress address.",
         )
         loader.add_option(
             "frontend_peer", Optional[str], None,
@@ -196,13 +245,22 @@ class Offload:
             self.host = parse_host(o.frontend_host)
         if "frontend_peer" in updated:
             self.peer = parse_peer(o.frontend_peer)
+        if updated & {"frontend", "frontend_origin_host"}:
+            self.origin = parse_origin_host(o.frontend_origin_host, self.profile)
+        if "frontend_hop_ips" in updated:
+            self.hop_ips = parse_hop_ips(o.frontend_hop_ips)
         if updated & {"frontend", "frontend_xfp"}:
-            self.rules = fwd.with_xfp_policy(self.profile, o.frontend_xfp)
+            if self.profile.hops:  # frontend_xfp stands for the innermost hop, whose headers the app reads
+                self.last_rules = fwd.with_xfp_policy(self.profile.hops[-1], o.frontend_xfp)
+                self.rules = tuple(r for hop in self.profile.hops[:-1] for r in hop.request) + self.last_rules
+            else:
+                self.rules = self.last_rules = fwd.with_xfp_policy(self.profile, o.frontend_xfp)
             self.needed = self.profile.variables | needed_values(self.rules)
         emulation = updated & {"frontend", "frontend_scheme", "frontend_xfp", "frontend_host", "frontend_peer",
-                               "frontend_redirect"}
+                               "frontend_redirect", "frontend_origin_host", "frontend_hop_ips"}
         if emulation:
-            self.signature = (self.profile.name, self.scheme, o.frontend_xfp, self.host, self.peer, self.redirect)
+            self.signature = (self.profile.name, self.scheme, o.frontend_xfp, self.host, self.peer, self.redirect,
+                              self.origin, self.hop_ips)
             if self.is_running:  # switched at runtime (mitmproxy's :set, mitmweb's options)
                 logger.info(f"offload: now {self.banner()}")
         # mitmproxy skips a hook attribute that is falsy: no per-flow call where this front end has nothing to do.
@@ -218,6 +276,13 @@ class Offload:
             logger.warning(f"offload: {line}")
         self.is_running = True
         logger.info(f"offload: {self.banner()}")
+        defaults = [p for p in (self.profile.hops or (self.profile,)) if p.origin_host is not None]
+        if defaults and not self.origin:
+            logger.info(
+                f"offload: {defaults[0].name} in front of App Service sends the origin's host name "
+                f"({defaults[0].origin_host.text}) unless host name preservation is set up; to see what your app does "
+                "then: --set frontend_origin_host=profile (or the origin's name)"
+            )
         if self.profile.peer and not self.peer:
             logger.info(
                 f"offload: the app sees connections from loopback; behind {self.profile.name} its peer is "
@@ -236,9 +301,15 @@ class Offload:
         rule = self.profile.rule(fwd.XFP)
         if o.frontend_xfp == "profile":
             xfp += " (not sent)" if rule is None or rule.client == "strip" else f" ({rule.client}, on {rule.when})"
-        parts = [f"emulating {self.profile.name}", f"scheme {o.frontend_scheme}", f"X-Forwarded-Proto {xfp}"]
+        front = " -> ".join(h.name for h in self.profile.hops) if self.profile.hops else self.profile.name
+        parts = [f"emulating {front}", f"scheme {o.frontend_scheme}", f"X-Forwarded-Proto {xfp}"]
+        if self.profile.hops:
+            parts.append("hops from " + ", ".join(fwd.hop_address(self.profile, i, self.hop_ips)
+                                                   for i in range(len(self.profile.hops) - 1)))
         if self.host:
             parts.append(f"host {self.host}")
+        if self.origin:
+            parts.append(f"origin host {self.origin if self.origin != 'profile' else 'as the profile'}")
         if self.peer:
             parts.append(f"peer {self.peer}")
         if self.profile.https_redirect and not self.redirect:
@@ -276,7 +347,7 @@ class Offload:
         tls = fwd.tls_version(conn.tls_version) if conn.timestamp_tls_setup is not None else ""
         return fwd.Incoming(
             self.scheme_of(flow), host, request.path, headers, fwd.Client(ip, port, tls),
-            VIA_VERSIONS.get(version, "1.1"), f"{request.host}:{request.port}",
+            VIA_VERSIONS.get(version, "1.1"), f"{request.host}:{request.port}", self.origin,
         )
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
@@ -290,16 +361,23 @@ class Offload:
                 self.profile.https_redirect, b"", {"Location": f"https://{incoming.host}{incoming.path}"}
             )
             return
-        writes = None if self.profile.drop_empty else fwd.appended(self.rules, incoming.scheme, incoming.headers)
+        hop_values = ()
+        writes = None if self.profile.drop_empty or self.profile.hops else \
+            fwd.appended(self.rules, incoming.scheme, incoming.headers)
         if writes is not None:  # the usual case: the front end's headers are appended, written straight as bytes
             values = fwd.template_values(incoming, self.needed)
             flow.request.headers.fields += tuple(r.field(values) for r in writes)
             host = fwd.forwarded_host(self.profile, incoming)
         else:
-            forwarded = fwd.forward(self.profile, incoming, self.rules, self.needed)
-            values, host = forwarded.values, forwarded.host
+            forwarded = fwd.forward(self.profile, incoming, self.last_rules, self.needed, self.hop_ips)
+            if forwarded.redirect and self.redirect:  # an inner hop answers the plain HTTP an outer one passed on
+                setattr(flow, self.state_name, FlowState(incoming, frontend_response=True))
+                code, location = forwarded.redirect
+                flow.response = http.Response.make(code, b"", {"Location": location})
+                return
+            values, host, hop_values = forwarded.values, forwarded.host, forwarded.hop_values
             flow.request.headers.fields = reencode(forwarded.headers, incoming.headers, flow.request.headers.fields)
-        setattr(flow, self.state_name, FlowState(incoming, values))
+        setattr(flow, self.state_name, FlowState(incoming, values, hop_values=hop_values))
         if host != incoming.host or self.host:
             flow.request.host_header = host
 
@@ -313,6 +391,13 @@ class Offload:
         response = flow.response
         state.app_headers = response.headers.fields
         values = state.values or {}
+        if self.profile.hops:  # a chain: every hop's response rules and cookies, innermost first
+            sent = [(as_text(k), as_text(v)) for k, v in response.headers.fields]
+            cookie = [v for k, v in state.incoming.headers if k.lower() == "cookie"]
+            headers = fwd.respond(self.profile, state.incoming, values, sent,
+                                  fwd.cookie_names(cookie) if cookie else set(), self.affinity, state.hop_values)
+            response.headers.fields = reencode(headers, sent, response.headers.fields)
+            return
         if self.profile.response:
             sent = [(as_text(k), as_text(v)) for k, v in response.headers.fields]
             headers = fwd.apply(self.profile.response, sent, state.incoming.scheme, values)

@@ -22,6 +22,9 @@ class Context:
     peer: str = ""  # the app's peer in production (e.g. 169.254.129.1), if known
     frontend_fix: str = ""  # what the front end itself can change (from the profile)
     host_rewritten: bool = False  # the app gets the front end's upstream address in Host, not the public host
+    origin_host: bool = False  # the app gets the origin's host name in Host (an origin host override)
+    host_header: str = "X-Forwarded-Host"  # where the front end puts the public host
+    frontend: str = ""  # the front end's name (a chain's innermost), for its own host fix
 
 
 # "The app must trust the proxy's X-Forwarded-Proto" (the front end sends it).
@@ -272,6 +275,59 @@ _GENERIC_HOST = ("the app builds its origin from the Host it receives, which thi
                  "address: have the front end keep the client's Host (or send X-Forwarded-Host and trust it).")
 HOST_RULES = {"csrf-origin-rejected", "rejected-under-frontend", "server-error-under-frontend", "backend-host-leak"}
 
+# The host bug: the front end sends the origin's host name in Host and the public one in X-Forwarded-Host (or
+# X-Original-Host...). The app must build URLs and cookies from the forwarded host, and accept it.
+_FORWARDED_HOST = {
+    "Django": "USE_X_FORWARDED_HOST = True (Django then builds URLs from X-Forwarded-Host) and the public host in "
+              "ALLOWED_HOSTS and CSRF_TRUSTED_ORIGINS = ['https://<public host>'] "
+              "(https://docs.djangoproject.com/en/stable/ref/settings/#use-x-forwarded-host).",
+    "Flask": "app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1) (werkzeug.middleware.proxy_fix: "
+             "x_host trusts X-Forwarded-Host; https://werkzeug.palletsprojects.com/en/stable/middleware/proxy_fix/).",
+    "Express": "app.set('trust proxy', 1) and build URLs from req.hostname, which then reads X-Forwarded-Host "
+               "(https://expressjs.com/en/guide/behind-proxies.html), never from req.headers.host.",
+    "NestJS": "app.set('trust proxy', 1) on the Express adapter and build URLs from req.hostname (X-Forwarded-Host).",
+    "ASP.NET Core": "ForwardedHeadersOptions { ForwardedHeaders = XForwardedFor | XForwardedProto | XForwardedHost } "
+                    "with the front end in KnownProxies/KnownNetworks, and the public host in AllowedHosts "
+                    "(https://learn.microsoft.com/aspnet/core/host-and-deploy/proxy-load-balancer).",
+    "Rails": "Rails reads X-Forwarded-Host for request.host: add the public host to config.hosts "
+             "(https://guides.rubyonrails.org/configuring.html#actiondispatch-hostauthorization); never configure "
+             "a fixed default_url_options host of the origin.",
+    "Spring Boot": "server.forward-headers-strategy=framework (ForwardedHeaderFilter reads X-Forwarded-Host) "
+                   "(https://docs.spring.io/spring-boot/how-to/webserver.html#howto.webserver.use-behind-a-proxy-server).",
+    "Starlette": "uvicorn's --proxy-headers reads only X-Forwarded-For and -Proto: preserve the host name at the "
+                 "front end, or rewrite Host from X-Forwarded-Host in a middleware you trust.",
+    "FastAPI": "uvicorn's --proxy-headers reads only X-Forwarded-For and -Proto: preserve the host name at the front "
+               "end, or rewrite Host from X-Forwarded-Host in a middleware you trust.",
+    "Laravel": "TrustProxies with Request::HEADER_X_FORWARDED_HOST in $headers "
+               "(https://laravel.com/docs/requests#configuring-trusted-proxies).",
+    "Tornado": "Tornado's xheaders read X-Real-IP and X-Scheme/X-Forwarded-Proto only: preserve the host name at the "
+               "front end.",
+}
+_GENERIC_FORWARDED_HOST = ("build URLs, redirects and cookie domains from the forwarded host (X-Forwarded-Host from a "
+                           "trusted front end), not from Host, and accept the public host in the app's host check.")
+# Where the public host arrives, when it is not X-Forwarded-Host (App Gateway: X-Original-Host).
+_OTHER_HOST_HEADER = ("this front end sends the public host as {header}, which frameworks do not read: copy it into "
+                      "X-Forwarded-Host (a rewrite rule at the front end, or a middleware), then: ")
+# Host name preservation at the front end: the fix that needs no app change.
+_PRESERVE = {
+    "azure-frontdoor": "leave the origin host header blank (the request's host name) and add the public host as a "
+                       "custom domain of the App Service "
+                       "(https://learn.microsoft.com/azure/architecture/best-practices/host-name-preservation).",
+    "azure-appgateway": "turn off 'Pick host name from backend address' (override with the public host name) and add "
+                        "it as a custom domain of the App Service "
+                        "(https://learn.microsoft.com/azure/architecture/best-practices/host-name-preservation).",
+}
+_GENERIC_PRESERVE = "have the front end pass the client's Host on (host name preservation)."
+HOST_CLASS = {"wrong-host-redirect", "cookie-domain-mismatch"}
+
+
+def host_fix(base: str, ctx: Context) -> str:
+    """How an app behind an origin host override gets the public host back."""
+    app = _FORWARDED_HOST.get(base, _GENERIC_FORWARDED_HOST)
+    if ctx.host_header and ctx.host_header.lower() != "x-forwarded-host":
+        app = _OTHER_HOST_HEADER.format(header=ctx.host_header) + app
+    return f"{app} Or at the front end: {_PRESERVE.get(ctx.frontend, _GENERIC_PRESERVE)}"
+
 _NO_TRUST = ("the app believes no forwarded header at all: it fails the same way when the front end sends "
              "X-Forwarded-Proto: https, and works only as plain HTTP. ")
 
@@ -302,6 +358,8 @@ def for_finding(rule: str, framework: str, ctx: Context, cause: str = "") -> str
     """The fix for one finding; framework "" gives generic advice. Never one that recreates the problem under this
     front end (a Secure cookie for an app that does not see HTTPS here is a dropped cookie)."""
     base = base_name(framework)
+    if rule in HOST_CLASS or (ctx.origin_host and rule in HOST_RULES):
+        return host_fix(base, ctx)
     if ctx.host_rewritten and rule in HOST_RULES and base not in _APP_SETTING:
         return _HOST.get(base, _GENERIC_HOST) + (f" At the front end: {ctx.frontend_fix}" if ctx.frontend_fix else "")
     if rule in SCHEME_RULES:
@@ -330,9 +388,20 @@ def keeps_port_in_client_ip(framework: str) -> bool:
     return base_name(framework) in _IP_PORT
 
 
-def context_for(profile: Profile, rules: tuple[HeaderRule, ...], peer: str = "") -> Context:
+def context_for(profile: Profile, rules: tuple[HeaderRule, ...], peer: str = "", origin_host: bool = False
+                ) -> Context:
     """What the fixes depend on, for a profile's request rules (after frontend_xfp)."""
-    return Context(https_signal(rules), peer or profile.peer, profile.fix, profile.host == "upstream")
+    front = profile.hops[0] if profile.hops else profile  # an origin override is the outermost hop's
+    return Context(https_signal(rules), peer or profile.peer, profile.fix, profile.host == "upstream", origin_host,
+                   public_host_header(front.request), front.name)
+
+
+def public_host_header(rules: tuple[HeaderRule, ...]) -> str:
+    """The header a front end puts the public host in (X-Forwarded-Host, X-Original-Host, DISGUISED-HOST...)."""
+    for name in ("x-forwarded-host", "x-original-host", "disguised-host", "forwarded"):
+        if any(r.key == name and r.client != "strip" and r.value and "host" in r.value.names for r in rules):
+            return next(r.name for r in rules if r.key == name)
+    return ""
 
 
 def https_signal(rules: tuple[HeaderRule, ...]) -> str:

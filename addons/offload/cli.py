@@ -15,10 +15,10 @@ from pathlib import Path
 from . import __version__, addon_path, config, fromdump, html_report, report
 from .findings import LEVEL
 from .redact import redact_url
-from .forward import Incoming, forward, respond, sample_headers
+from .forward import Incoming, forward, hop_address, respond, sample_headers
 from .probe import CLIENT, Job, Prober
 from .reference import check_source
-from .profiles import DEFAULT_PROFILE, ProfileError, load_profile, parse_profile, profile_names
+from .profiles import CHAIN, DEFAULT_PROFILE, ProfileError, load_profile, parse_profile, profile_names
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 COLOURS = {"error": "31", "warning": "33", "ok": "32", "failed": "35", "info": "36"}
@@ -128,8 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--web", action="store_true", help="mitmweb instead of mitmdump (its UI on 127.0.0.1:8081)")
     p.set_defaults(run=run_run)
 
-    p = sub.add_parser("show", help="what a sample request looks like to the app behind a front end")
-    p.add_argument("name", metavar="NAME")
+    p = sub.add_parser("show", help="what a sample request looks like to the app behind a front end (or a chain)")
+    p.add_argument("name", metavar="NAME", help="a front end, a chain of them (cloudflare+azure-appservice) or a file")
+    p.add_argument("--origin-host", metavar="HOST|profile",
+                   help="the Host the front end sends instead of the public one (an origin host override)")
     p.add_argument("--url", default="https://myapp.azurewebsites.net/login?next=/",
                    help="the URL the client asks for (default: %(default)s)")
     p.set_defaults(run=run_show)
@@ -381,14 +383,34 @@ def run_profiles(args) -> int:
     return EXIT_OK
 
 
+def show_hops(chain, incoming: Incoming) -> None:
+    """A chain hop by hop: what each front end passes to the next, marked against what it received."""
+    received = incoming.headers
+    for i, hop in enumerate(chain.hops[:-1]):
+        sent = forward(load_profile(CHAIN.join(h.name for h in chain.hops[:i + 1])), incoming)
+        print(f"\nHop {i + 1}, {hop.name}, passes to {chain.hops[i + 1].name} (from "
+              f"{hop_address(chain, i)}):\n")
+        for k, v in sent.headers:
+            if k.lower() == "host":
+                v = sent.host
+            print(f"{' ' if (k, v) in received else '+'} {k}: {v}")
+        received = [(k, sent.host if k.lower() == "host" else v) for k, v in sent.headers]
+    print(f"\nHop {len(chain.hops)}, {chain.hops[-1].name}, passes to the app (below).")
+
+
 def run_show(args) -> int:
     profile = load_profile(args.name)
     job = Job.parse(args.url)
     scheme = job.target.tls and "https" or "http"
     sent = [("Host", job.host), ("User-Agent", "curl/8.5.0"), ("Accept", "*/*")]
-    incoming = Incoming(scheme, job.host, job.path, sent, CLIENT, upstream="127.0.0.1:3000")
+    origin = args.origin_host or ""
+    if origin == "profile" and not any(h.origin_host is not None for h in (profile.hops or (profile,))):
+        raise ValueError(f"--origin-host: {profile.name} has no origin host of its own; give the origin's host name")
+    incoming = Incoming(scheme, job.host, job.path, sent, CLIENT, upstream="127.0.0.1:3000", origin_host=origin)
     print(f"{profile.name}: {profile.summary}\n")
     print(f"A client at {CLIENT.ip_port} asks for {job.url}")
+    if profile.hops:
+        show_hops(profile, incoming)
     if scheme == "http" and profile.https_redirect:
         print(f"The front end answers it itself: {profile.https_redirect}, Location: https://{job.host}{job.path}")
         return EXIT_OK
@@ -401,7 +423,7 @@ def run_show(args) -> int:
             v = fwd.host
         mark = " " if k.lower() in sent_names and (k, v) in sent else "+"
         print(f"{mark} {k}: {v}")
-    added = respond(profile, incoming, fwd.values, [], set())
+    added = respond(profile, incoming, fwd.values, [], set(), hop_values=fwd.hop_values)
     if added:
         print("\nThe front end adds to the app's response:\n")
         for k, v in added:

@@ -122,7 +122,7 @@ class Diagnose:
         learning = self.learning > 0
         if target is None and not learning and (state.incoming.scheme != "https" or quiet(
                 state.app_headers if state.app_headers is not None else flow.response.headers.fields,
-                flow.response.raw_content, backend_names(flow.request.host, flow.request.port))):
+                flow.response.raw_content, self.names(flow, state))):
             return  # nothing to compare, nothing to learn, nothing a rule could find: most answers
         actual = self.exchange(flow, state, full=target is not None or learning)
         findings = inspect(actual)
@@ -151,18 +151,33 @@ class Diagnose:
         fields = state.app_headers if state.app_headers is not None else response.headers.fields
         headers = _read_headers(fields)
         backends = backend_names(flow.request.host, flow.request.port)
+        origin = self.origin(flow, state)
         body = ""
         raw = response.raw_content
         if incoming.scheme == "https" and raw:
             content_type = next(iter(header_values(headers, "content-type")), None)
             encoding = ", ".join(header_values(headers, "content-encoding")) or None
-            if full or encoding or response.status_code >= 400 or may_link(raw, content_type, backends):
+            if full or encoding or response.status_code >= 400 or may_link(raw, content_type, self.names(flow, state)):
                 body = decode_body(raw, content_type, encoding)
         request_headers = ()
         if full:
             request_headers = tuple((as_text(k), as_text(v)) for k, v in flow.request.headers.fields)
         return Exchange(flow.request.method, incoming.scheme, incoming.host, incoming.path, response.status_code,
-                        headers, body, backends, request_headers)
+                        headers, body, backends, request_headers, origin)
+
+    @staticmethod
+    def origin(flow: http.HTTPFlow, state: FlowState) -> str:
+        """The Host the app received, when the front end sent another than the public host (an origin override)."""
+        if not state.incoming.origin_host:
+            return ""
+        host = flow.request.host_header or ""
+        return "" if host.lower() == state.incoming.host.lower() else host
+
+    def names(self, flow: http.HTTPFlow, state: FlowState) -> tuple[str, ...]:
+        """The app's own names a body may link to: its upstream address, and the origin host it received."""
+        backends = backend_names(flow.request.host, flow.request.port)
+        origin = self.origin(flow, state)
+        return backends + (origin,) if origin else backends
 
     # --- comparisons ----------------------------------------------------------------------------------------------
 
@@ -247,7 +262,8 @@ class Diagnose:
     # --- findings -------------------------------------------------------------------------------------------------
 
     def context(self) -> advice.Context:
-        return advice.context_for(self.emulation.profile, self.emulation.rules, self.emulation.peer or "")
+        return advice.context_for(self.emulation.profile, self.emulation.rules, self.emulation.peer or "",
+                                  bool(self.emulation.origin))
 
     def learn_framework(self, *exchanges: Exchange) -> str:
         """The app's framework from all the evidence so far (these answers included); "" while unsure."""

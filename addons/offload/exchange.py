@@ -33,6 +33,9 @@ class Exchange:
     body: str = ""  # decoded text of a textual body, at most BODY_LIMIT characters; "" otherwise
     backends: tuple[str, ...] = ()  # host:port names of the app itself (the upstream), for backend-host-leak
     request_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # as forwarded to the app
+    # The Host the app received when the front end sent another than the public one (an origin host override,
+    # frontend_origin_host): URLs to it are the host bug's evidence. "" when the public host reached the app.
+    origin: str = ""
 
     @property
     def url(self) -> str:
@@ -166,4 +169,4 @@ def from_answer(like: Exchange, status: int, headers: tuple[tuple[str, str], ...
     content_type = next(iter(header_values(headers, "content-type")), None)
     encoding = ", ".join(header_values(headers, "content-encoding")) or None
     return Exchange(like.method, like.scheme, like.host, like.path, status, headers,
-                    decode_body(body, content_type, encoding), like.backends, like.request_headers)
+                    decode_body(body, content_type, encoding), like.backends, like.request_headers, like.origin)

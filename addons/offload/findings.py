@@ -44,6 +44,12 @@ RULES = {r.id: r for r in [
          "4xx under the front end (not a CSRF/origin check), success in a correct deployment"),
     Rule("secure-attribute-dropped", "differential", "error",
          "a cookie the app sets with Secure when it sees HTTPS is set without it under the front end"),
+    Rule("wrong-host-redirect", "passive", "error",
+         "a redirect to the origin's host name (or another host) instead of the public host the browser is at"),
+    Rule("cookie-domain-mismatch", "passive", "error",
+         "a cookie whose Domain the public host does not match: the browser rejects it"),
+    Rule("trusted-hops-mismatch", "probe", "error",
+         "the app trusts fewer or more proxy hops than the chain has: its client IP is a hop's, or a forged one"),
 ]}
 
 

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .profiles import HeaderRule, Profile, Value, needed_values
+from .profiles import HOP_FALLBACK, HeaderRule, Profile, Value, needed_values
 
 XFP = "X-Forwarded-Proto"
 XFP_POLICIES = {
@@ -52,6 +52,9 @@ class Incoming:
     client: Client
     http_version: str = "1.1"  # as Via writes it: 1.0, 1.1, 2, 3
     upstream: str = ""  # host:port of the app, for front ends that send it as Host (nginx)
+    # The Host the front end sends instead of the client's (its origin's host name: frontend_origin_host), while
+    # ${host} stays the public host; "profile": the profile's own origin_host; "": the client's Host is kept.
+    origin_host: str = ""
 
 
 @dataclass(slots=True)
@@ -61,6 +64,8 @@ class Forwarded:
     host: str
     headers: Headers
     values: dict[str, str]
+    hop_values: tuple[dict[str, str], ...] = ()  # a chain's: each hop's template values, outermost first
+    redirect: tuple[int, str] | None = None  # a chain's inner hop that answers plain HTTP itself: (code, Location)
 
 
 def client_address(peer: tuple) -> tuple[str, int]:
@@ -92,12 +97,14 @@ def with_xfp_policy(profile: Profile, policy: str) -> tuple[HeaderRule, ...]:
 
 
 def forward(profile: Profile, incoming: Incoming, rules: tuple[HeaderRule, ...] | None = None,
-            needed: frozenset[str] | None = None) -> Forwarded:
+            needed: frozenset[str] | None = None, hop_ips: tuple[str, ...] = ()) -> Forwarded:
     """What the app receives: the client's request with the front end's header rules applied.
 
     `rules` replaces the profile's request rules (e.g. after frontend_xfp); `needed` limits the template values
-    computed to those the rules use (all of them by default).
+    computed to those the rules use (all of them by default); `hop_ips` are a chain's hop addresses.
     """
+    if profile.hops:
+        return forward_chain(profile, incoming, rules, hop_ips)
     if needed is None:
         needed = profile.variables if rules is None else profile.variables | needed_values(rules)
     values = template_values(incoming, needed)
@@ -108,8 +115,51 @@ def forward(profile: Profile, incoming: Incoming, rules: tuple[HeaderRule, ...] 
 
 
 def forwarded_host(profile: Profile, incoming: Incoming) -> str:
-    """The Host the app receives: the client's, or the upstream's address for front ends that send that (nginx)."""
+    """The Host the app receives: the client's; the origin's host name where the front end overrides it; or the
+    upstream's address for front ends that send that (nginx's default)."""
+    origin = incoming.origin_host
+    if origin:
+        if origin != "profile":
+            return origin
+        if profile.origin_host is not None:
+            return profile.origin_host.render(template_values(incoming, profile.origin_host.names))
     return incoming.upstream if profile.host == "upstream" and incoming.upstream else incoming.host
+
+
+def hop_address(chain: Profile, index: int, hop_ips: tuple[str, ...] = ()) -> str:
+    """The address hop `index` of a chain connects to the next hop from: frontend_hop_ips, else the front end's own
+    egress address (from its documented ranges), else a TEST-NET-2 address."""
+    if index < len(hop_ips):
+        return hop_ips[index]
+    return chain.hops[index].egress or HOP_FALLBACK.format(11 + index)
+
+
+def forward_chain(chain: Profile, incoming: Incoming, rules: tuple[HeaderRule, ...] | None = None,
+                  hop_ips: tuple[str, ...] = ()) -> Forwarded:
+    """Front ends in front of front ends: each hop applies its own profile to what the hop before it sent, with
+    that hop's address as its client; `rules` (frontend_xfp) stand for the innermost hop's. The origin host
+    override is the outermost hop's; frontend_origin_host=profile lets every hop with an origin_host use it."""
+    current = incoming
+    all_values: list[dict[str, str]] = []
+    last = len(chain.hops) - 1
+    redirect = None
+    for i, hop in enumerate(chain.hops):
+        hop_rules = rules if i == last and rules is not None else hop.request
+        values = template_values(current, hop.variables | needed_values(hop_rules))
+        all_values.append(values)
+        if i and redirect is None and current.scheme == "http" and hop.https_redirect:
+            redirect = (hop.https_redirect, f"https://{current.host}{current.path}")
+        headers = apply(hop_rules, current.headers, current.scheme, values)
+        if hop.drop_empty:
+            headers = [(k, v) for k, v in headers if v.strip()]
+        host = forwarded_host(hop, current)
+        if i == last:
+            return Forwarded(host, headers, values, tuple(all_values), redirect)
+        headers = [(k, host) if k.lower() == "host" else (k, v) for k, v in headers]
+        client = Client(hop_address(chain, i, hop_ips), 40000 + i, current.client.tls_version)
+        current = Incoming(current.scheme, host, current.path, headers, client, current.http_version,
+                           current.upstream, "profile" if current.origin_host == "profile" else "")
+    raise ValueError("a chain has at least one hop")
 
 
 def apply(rules: tuple[HeaderRule, ...], sent: Headers, scheme: str, values: dict[str, str]) -> Headers:
@@ -324,22 +374,35 @@ def affinity_id(domain: str) -> str:
 
 
 def respond(profile: Profile, incoming: Incoming, values: dict[str, str], headers: Headers,
-            request_cookies: set[str], affinity: bool = True) -> Headers:
-    """The app's response headers as the client gets them: the front end's header rules and cookies applied."""
-    out = apply(profile.response, headers, incoming.scheme, values) if profile.response else list(headers)
+            request_cookies: set[str], affinity: bool = True, hop_values: tuple[dict[str, str], ...] = ()
+            ) -> Headers:
+    """The app's response headers as the client gets them: the front end's header rules and cookies applied (a
+    chain's innermost hop first, each with its own values)."""
+    if profile.hops and hop_values:
+        out = list(headers)
+        for hop, vals in reversed(list(zip(profile.hops, hop_values))):
+            if hop.response:
+                out = apply(hop.response, out, incoming.scheme, vals)
+    else:
+        out = apply(profile.response, headers, incoming.scheme, values) if profile.response else list(headers)
     if affinity:
-        out += [("Set-Cookie", line) for line in front_end_cookies(profile, incoming, values, request_cookies)]
+        out += [("Set-Cookie", line)
+                for line in front_end_cookies(profile, incoming, values, request_cookies, hop_values)]
     return out
 
 
-def front_end_cookies(profile: Profile, incoming: Incoming, values: dict[str, str], request_cookies: set[str]
-                      ) -> list[str]:
-    """Set-Cookie lines the front end adds; a cookie the client already sends is not set again [INF: ARR]."""
+def front_end_cookies(profile: Profile, incoming: Incoming, values: dict[str, str], request_cookies: set[str],
+                      hop_values: tuple[dict[str, str], ...] = ()) -> list[str]:
+    """Set-Cookie lines the front end adds; a cookie the client already sends is not set again [INF: ARR]. In a
+    chain each hop's cookies draw on what that hop saw (an inner App Service's ARRAffinity names the host it got)."""
+    pairs = [(hop, vals) for hop, vals in reversed(list(zip(profile.hops, hop_values)))] if profile.hops and \
+        hop_values else [(profile, values)]
     lines = []
-    for rule in profile.cookies:
-        if rule.when in ("any", incoming.scheme) and rule.name not in request_cookies:
-            value, attrs = rule.value.render(values), rule.attributes.render(values)
-            lines.append(f"{rule.name}={value};{attrs}" if attrs else f"{rule.name}={value}")
+    for front, vals in pairs:
+        for rule in front.cookies:
+            if rule.when in ("any", incoming.scheme) and rule.name not in request_cookies:
+                value, attrs = rule.value.render(vals), rule.attributes.render(vals)
+                lines.append(f"{rule.name}={value};{attrs}" if attrs else f"{rule.name}={value}")
     return lines
 
 

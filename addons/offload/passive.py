@@ -66,6 +66,50 @@ def insecure_redirect(ex: Exchange) -> Iterator[Finding]:
                            f"{ex.status} Location: {redact_url(location)} ({param}: {redact_url(url)})")
 
 
+def wrong_host_redirect(ex: Exchange) -> Iterator[Finding]:
+    """A redirect to the origin's host name the front end sent in Host (myapp.azurewebsites.net) instead of the
+    public host the browser is at: the browser leaves the front end (or the app's cookies for the public host), and
+    an OAuth provider refuses a redirect_uri with it."""
+    origin, location = ex.origin, ex.location
+    if not origin or not location:
+        return
+    target = same_origin_url(location, "https", ex.host)
+    if target and same_host(target[1], origin):
+        yield _finding(ex, "wrong-host-redirect", redact_url(location),
+                       f"{ex.method} {route(ex.path)} redirects to {redact_url(location)}, the origin's host name "
+                       f"the front end sent in Host, instead of the public host {ex.host}: the app builds URLs from "
+                       "Host and does not read the forwarded host.", f"{ex.status} Location: {redact_url(location)}")
+    for param, url in embedded_urls(location):
+        parts = same_origin_url(url, "https", ex.host)
+        if parts and same_host(parts[1], origin):
+            yield _finding(ex, "wrong-host-redirect", param,
+                           f"{ex.method} {route(ex.path)} redirects with {param}={redact_url(url)}, the origin's "
+                           f"host name, instead of the public host {ex.host}: an OAuth provider refuses it "
+                           "(redirect_uri mismatch) or sends the browser past the front end.",
+                           f"{ex.status} Location: {redact_url(location)} ({param}: {redact_url(url)})")
+
+
+def cookie_domain_mismatch(ex: Exchange) -> Iterator[Finding]:
+    """A cookie whose Domain the public host does not domain-match (RFC 6265 5.3 step 6): the browser drops it."""
+    public = _domain(ex.host)
+    for cookie in ex.cookies:
+        domain = cookie.attributes.get("domain", "").strip().lstrip(".").lower()
+        if domain and not cookie.deleted and public != domain and not public.endswith("." + domain):
+            yield _finding(ex, "cookie-domain-mismatch", cookie.name,
+                           f"cookie {cookie.name} is set with Domain={domain} on {ex.method} {route(ex.path)}, but "
+                           f"the browser is at {public}: it rejects the cookie (RFC 6265 5.3), so it is never sent "
+                           f"back{' (' + domain + ' is the host name the app received)' if same_host(domain, _domain(ex.origin)) else ''}.",
+                           f"Set-Cookie: {cookie.name}=<value>; Domain={cookie.attributes.get('domain', '')}")
+
+
+def _domain(host: str) -> str:
+    """The host name a cookie's Domain is matched against: no port, no brackets, lower case."""
+    host = host.lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
 _ABSOLUTE = re.compile(r"^https?://", re.I)
 MAX_EMBEDDED = 32  # parameters looked at in one Location
 
@@ -256,16 +300,19 @@ def backend_host_leak(ex: Exchange) -> Iterator[Finding]:
                                f"{ex.method} {route(ex.path)} redirects with {param}={redact_url(url)}, the app's "
                                f"internal address; behind the front end it must be {ex.host}.",
                                f"{ex.status} Location: {redact_url(location)} ({param}: {redact_url(url)})")
+    names = ex.backends + (ex.origin,) if ex.origin else ex.backends
+    if ex.origin and location:  # a redirect to the origin host is wrong-host-redirect's
+        headers = [(k, v) for k, v in headers if k.lower() != "location" or not _at_host(v, ex.origin, ex.host)]
     body = ex.body
     in_body = False
     if body:
-        for name in ex.backends:  # cheap test first
+        for name in names:  # cheap test first
             if name in body:
                 in_body = True
                 break
     if not headers and not in_body:
         return
-    pattern = _backend_urls(ex.backends, ex.host)
+    pattern = _backend_urls(names, ex.host)
     if pattern is None:
         return
     for name, value in headers:
@@ -282,6 +329,11 @@ def backend_host_leak(ex: Exchange) -> Iterator[Finding]:
                            f"body; behind the front end users must see {ex.host}.", _snippet(ex.body, m.start()))
 
 
+def _at_host(url: str, host: str, public: str) -> bool:
+    parts = same_origin_url(url, "https", public)
+    return bool(parts and same_host(parts[1], host))
+
+
 def _snippet(text: str, at: int) -> str:
     """The URL found in a body, redacted: never the text around it, which may hold anything (a CSRF token...)."""
     url = re.match(r"[^\s\"'<>()]{1,300}", text[at:])
@@ -290,6 +342,7 @@ def _snippet(text: str, at: int) -> str:
 
 PASSIVE: tuple[Passive, ...] = (
     https_redirect_loop, insecure_redirect, cookie_rules, insecure_absolute_url, backend_host_leak,
+    wrong_host_redirect, cookie_domain_mismatch,
 )
 
 
@@ -308,8 +361,8 @@ def quiet(fields, body: bytes | None, backends: tuple[str, ...]) -> bool:
         if key in _URL_FIELDS:
             return False
         if key == b"set-cookie":
-            if judge_cookie(value.decode("utf-8", "surrogateescape")):
-                return False
+            if b"omain=" in value or b"OMAIN=" in value or judge_cookie(value.decode("utf-8", "surrogateescape")):
+                return False  # a Domain attribute is judged against the public host (cookie-domain-mismatch)
         elif key == b"content-type":
             if content_type is None:
                 content_type = value.decode("utf-8", "surrogateescape")

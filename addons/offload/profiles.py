@@ -168,6 +168,11 @@ class Profile:
     sources: dict[str, str] = field(default_factory=dict)
     not_emulated: tuple[str, ...] = ()
     fix: str = ""  # what can be changed at the front end itself when the app does not see HTTPS
+    # The Host this front end sends when its origin's host name is not preserved (Front Door and App Gateway in front
+    # of App Service by default): frontend_origin_host=profile uses it. Empty: the front end keeps the client's Host.
+    origin_host: Value | None = None
+    egress: str = ""  # the address it connects to the next hop from (in its documented ranges): a chain's hop IP
+    hops: tuple[Profile, ...] = ()  # a chain (cloudflare+azure-appservice), outermost first; () for one front end
 
     @cached_property
     def variables(self) -> frozenset[str]:
@@ -205,10 +210,17 @@ def is_file_name(name: str) -> bool:
     return name.endswith(".toml") or "/" in name or "\\" in name
 
 
+CHAIN = "+"
+# A hop with no egress address of its own connects from TEST-NET-2 (RFC 5737): 198.51.100.11 for the first hop...
+HOP_FALLBACK = "198.51.100.{}"
+
+
 @cache
 def load_profile(name: str) -> Profile:
-    """Load a profile by name (or a user's profile by its path), following `extends`. Raises ProfileError naming
-    the valid profiles, or the file, line and key of a mistake."""
+    """Load a profile by name (or a user's profile by its path), following `extends`; `a+b` is a chain of front
+    ends, outermost first. Raises ProfileError naming the valid profiles, or the file, line and key of a mistake."""
+    if CHAIN in name:
+        return load_chain(name)
     if is_file_name(name):
         return load_profile_file(Path(name))
     path = PROFILE_DIR / f"{name}.toml"
@@ -220,6 +232,40 @@ def load_profile(name: str) -> Profile:
     except tomllib.TOMLDecodeError as e:
         raise ProfileError(f"{path.name}: {e}") from e
     return parse_profile(name, data)
+
+
+def load_chain(name: str) -> Profile:
+    """Front ends in front of front ends: each hop applies its profile to what the hop before it sent."""
+    names = [n.strip() for n in name.split(CHAIN)]
+    if any(not n for n in names):
+        raise ProfileError(f"{name!r}: a chain names its front ends joined by '+', outermost first, e.g. "
+                           "cloudflare+azure-appservice")
+    seen = set()
+    for n in names:
+        if n in seen:
+            raise ProfileError(f"{name!r}: {n} appears twice; a request that passes the same front end again is a "
+                               "loop (the real front ends refuse it: X-Azure-RequestChain, CDN-Loop)")
+        seen.add(n)
+    hops = tuple(load_profile(n) for n in names)
+    response, cookies = (), ()
+    for hop in reversed(hops):  # the app's answer passes the innermost front end first
+        response += hop.response
+        cookies += hop.cookies
+    sources = {f"{hop.name} {k}": v for hop in hops for k, v in hop.sources.items()}
+    return Profile(
+        name=CHAIN.join(h.name for h in hops),
+        summary=" -> ".join(h.name for h in hops) + ": " + "; then ".join(h.summary for h in hops),
+        request=tuple(r for hop in hops for r in hop.request),
+        cookies=cookies,
+        response=response,
+        https_redirect=hops[0].https_redirect,
+        peer=hops[-1].peer,
+        host=hops[-1].host,
+        sources=sources,
+        not_emulated=tuple(f"{hop.name}: {line}" for hop in hops for line in hop.not_emulated),
+        fix=hops[-1].fix,
+        hops=hops,
+    )
 
 
 def load_profile_file(path: Path) -> Profile:
@@ -259,8 +305,8 @@ class _NoLines(_Lines):
         self.lines = []
 
 
-TOP_KEYS = ("summary", "extends", "https_redirect", "peer", "host", "sources", "request", "response",
-            "not_emulated", "fix")
+TOP_KEYS = ("summary", "extends", "https_redirect", "peer", "host", "origin_host", "egress", "sources", "request",
+            "response", "not_emulated", "fix")
 
 
 def parse_profile(name: str, data: dict, where: str | None = None, lines: _Lines | None = None) -> Profile:
@@ -285,7 +331,8 @@ def parse_profile(name: str, data: dict, where: str | None = None, lines: _Lines
                       for i, h in enumerate(_tables(response, "headers", where))]
     cookies = [_cookie_rule(c, f"{where}{lines.table('response.cookies', i)}: cookie #{i + 1}")
                for i, c in enumerate(_tables(response, "cookies", where))]
-    for key, kind in (("https_redirect", int), ("peer", str), ("fix", str), ("host", str)):
+    for key, kind in (("https_redirect", int), ("peer", str), ("fix", str), ("host", str), ("origin_host", str),
+                      ("egress", str)):
         if key in data and (not isinstance(data[key], kind) or isinstance(data[key], bool)):
             raise ProfileError(f"{where}{lines.key(key)}: {key} must be a{'n integer' if kind is int else ' string'}")
     if data.get("https_redirect", 0) not in (0, 301, 302, 307, 308):
@@ -309,6 +356,9 @@ def parse_profile(name: str, data: dict, where: str | None = None, lines: _Lines
         sources=sources,
         not_emulated=tuple(data.get("not_emulated", base.not_emulated if base else ())),
         fix=data.get("fix", base.fix if base else ""),
+        origin_host=Value.parse(data["origin_host"], f"{where}{lines.key('origin_host')}: origin_host")
+        if data.get("origin_host") else (base.origin_host if base else None),
+        egress=data.get("egress", base.egress if base else ""),
     )
 
 

@@ -48,7 +48,7 @@ MISTAKES = [
     (GOOD.replace("${scheme}", "${proto}"), r"unknown template value\(s\) proto; known: client_ip, client_port"),
     (GOOD.replace('summary = "our F5"\n', ""), r"missing 'summary'"),
     (GOOD.replace('summary = "our F5"', 'summary = "our F5"\nredirect = 301'),
-     r"line 3: unknown key redirect; allowed: extends, fix, host"),
+     r"line 3: unknown key redirect; allowed: egress, extends, fix, host"),
     (GOOD.replace('summary = "our F5"', 'summary = "our F5"\nhttps_redirect = 303'),
      r"https_redirect must be 0 \(none\), 301, 302, 307 or 308, not 303"),
     (GOOD.replace('summary = "our F5"', 'summary = "our F5"\nhost = "origin"'),

@@ -66,7 +66,7 @@ def test_a_broken_header_rule_is_rejected_with_its_reason(header, error):
 
 
 def test_unknown_top_level_keys_are_rejected():
-    with pytest.raises(ProfileError, match="unknown key redirect; allowed: extends, fix, host"):
+    with pytest.raises(ProfileError, match="unknown key redirect; allowed: egress, extends, fix, host"):
         parse_profile("broken", {**BASE, "redirect": 301})
 
 
