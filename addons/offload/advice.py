@@ -378,6 +378,9 @@ def for_finding(rule: str, framework: str, ctx: Context, cause: str = "") -> str
         return _APP_SETTING.get(base, _HOST_LEAK)
     if rule == "trusts-spoofed-forwarding":
         return _SPOOF.get(base, _GENERIC_SPOOF)
+    if rule == "trusted-hops-mismatch":
+        from .trust import advice_for  # trust builds on forward(); imported where needed
+        return advice_for(framework, int(cause) if cause.isdigit() else 1)
     if rule == "client-ip-port":
         return _IP_PORT.get(base, "strip the ':port' from X-Forwarded-For entries before using them as client IPs.")
     return ""

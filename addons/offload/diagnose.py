@@ -14,7 +14,7 @@ from mitmproxy import command, ctx, exceptions, http
 from mitmproxy.hooks import UpdateHook
 from mitmproxy.proxy.mode_specs import ProxyMode, ReverseMode
 
-from . import advice, report
+from . import advice, report, trust
 from .addon import FlowState, Offload, as_text, parse_choice
 from . import references
 from .compare import compare, compare_peer, reconcile
@@ -55,6 +55,8 @@ class Diagnose:
         self.advised_ip_port = False
         self.learning = LEARNING
         self.compare_mode = "safe"  # ctx.options.frontend_compare, kept (reading options deep-copies them)
+        self.echo = ""  # frontend_echo
+        self.trust_checked: set[tuple] = set()  # emulation signatures whose hop count was checked
 
     def load(self, loader):
         loader.add_option(
@@ -75,6 +77,12 @@ class Diagnose:
                           "Also rewrite the JSON report (frontend_report, a file) whenever a new finding is made, so "
                           "a test or a watcher can read the findings so far (the pytest plugin does).")
         loader.add_option(
+            "frontend_echo", Optional[str], None,
+            "Path of an endpoint of the app that answers its idea of the client's IP (JSON with an 'ip' key, or the "
+            "bare address), e.g. /whoami: offload asks it once, through the emulated front end (or chain), and says "
+            "whether the app trusts as many proxy hops as there are (trusted-hops-mismatch).",
+        )
+        loader.add_option(
             "frontend_fail_on", str, "never",
             "Exit status 3 at shutdown when findings reach this level: never, error, warning.",
             choices=list(FAIL_ON),
@@ -91,6 +99,11 @@ class Diagnose:
                     report.check_destination(getattr(ctx.options, option))
                 except ValueError as e:
                     raise exceptions.OptionsError(f"{option}: {e}") from None
+        if "frontend_echo" in updated:
+            echo = ctx.options.frontend_echo
+            if echo and (not echo.startswith("/") or any(c.isspace() for c in echo)):
+                raise exceptions.OptionsError(f"frontend_echo: {echo!r} is not a path; give one such as /whoami")
+            self.echo = echo or ""
         if "frontend" in updated:
             self.session.emulating(self.emulation.profile.name)
 
@@ -118,6 +131,8 @@ class Diagnose:
         if state is None or state.frontend_response or flow.response is None:
             return
         self.session.findings.flows += 1
+        if self.echo and self.emulation.signature not in self.trust_checked:
+            self.check_trust(flow, state)
         target = self.comparison_target(flow, state)
         learning = self.learning > 0
         if target is None and not learning and (state.incoming.scheme != "https" or quiet(
@@ -178,6 +193,39 @@ class Diagnose:
         backends = backend_names(flow.request.host, flow.request.port)
         origin = self.origin(flow, state)
         return backends + (origin,) if origin else backends
+
+    # --- trust counting -------------------------------------------------------------------------------------------
+
+    def check_trust(self, flow: http.HTTPFlow, state: FlowState) -> None:
+        """Once per emulation: ask the app's echo endpoint who the client is, through the emulated front end(s)."""
+        target = upstream(flow)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if target is None:
+            return
+        self.trust_checked.add(self.emulation.signature)
+        emulation = self.emulation
+        headers = trust.echo_headers(emulation.profile, emulation.last_rules, state.incoming.host, self.echo,
+                                     emulation.hop_ips)
+        self.session.scheduler.start(f"GET {self.echo}", self._trust(target, headers))
+
+    async def _trust(self, target: Target, headers: list[tuple[str, str]]) -> None:
+        emulation = self.emulation
+        try:
+            answer = await send(target, "GET", self.echo, headers, b"", emulation.peer)
+        except (OSError, TimeoutError, BadAnswer) as e:
+            logger.warning(f"offload: frontend_echo {self.echo}: no answer ({e or type(e).__name__})")
+            return
+        seen = trust.seen_address(answer.body) if answer.status < 400 else ""
+        if not seen:
+            logger.warning(f"offload: frontend_echo {self.echo} answered {answer.status} without a client IP (JSON "
+                           "with an 'ip' key, or the bare address); the hop count was not checked")
+            return
+        finding = trust.judge(seen, emulation.profile, headers, emulation.peer or "127.0.0.1", emulation.hop_ips)
+        if finding:
+            self.record(finding, self.session.recognizer.name)
 
     # --- comparisons ----------------------------------------------------------------------------------------------
 

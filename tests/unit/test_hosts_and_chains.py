@@ -161,3 +161,35 @@ def test_links_to_the_origin_host_are_backend_host_leaks_and_answers_with_a_doma
     redirect = exchange([("Location", f"https://{ORIGIN}/home")])
     assert [f.rule for f in inspect(redirect)] == ["wrong-host-redirect"]  # one finding, not two
     assert not quiet(((b"Set-Cookie", b"a=1; Domain=x.example; Secure"),), None, ())
+
+
+# --- trust counting ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("body, seen", [
+    (b'{"peer": "::1", "secure": true, "ip": "::ffff:203.0.113.7"}', "203.0.113.7"),
+    (b'{"request": {"remote_addr": "172.71.150.252:40000"}}', "172.71.150.252"),
+    (b'{"clientIp": "[2001:db8::7]:443"}', "2001:db8::7"),
+    (b"198.51.100.66\n", "198.51.100.66"),
+    (b'{"ip": "not an address"}', ""),
+    (b"<html>hello</html>", ""),
+])
+def test_the_address_an_echo_endpoint_names(body, seen):
+    from offload.trust import seen_address
+    assert seen_address(body) == seen
+
+
+@pytest.mark.parametrize("seen, verdict", [
+    ("203.0.113.7", None), ("172.71.150.252", "too few hops"), ("127.0.0.1", "too few hops"),
+    ("198.51.100.66", "too many hops"), ("192.0.2.200", None),
+])
+def test_the_hop_count_an_app_trusts_against_the_chain(seen, verdict):
+    from offload.advice import for_finding, Context
+    from offload.trust import echo_headers, judge
+    chain = load_profile("cloudflare+azure-appservice")
+    headers = echo_headers(chain, None, PUBLIC, "/whoami")
+    assert [v for k, v in headers if k == "X-Forwarded-For"] == ["198.51.100.66,203.0.113.7, 172.71.150.252:40000"]
+    finding = judge(seen, chain, headers, "127.0.0.1")
+    assert (finding.subject if finding else None) == verdict
+    if finding:  # the client is the second entry from the right: two hops
+        assert for_finding(finding.rule, "Express", Context(""), finding.cause).startswith("app.set('trust proxy', 2)")
+        assert "x_for=2" in for_finding(finding.rule, "Flask", Context(""), finding.cause)

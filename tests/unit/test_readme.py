@@ -27,7 +27,7 @@ def test_every_option_is_in_the_options_table():
     a = Offload()
     with taddons.context(a, Diagnose(a)) as tctx:
         options = [k for k in tctx.options.keys() if k.startswith("frontend")]
-    assert len(options) == 15
+    assert len(options) == 16
     for option in options:
         assert re.search(rf"^\| `{option}` \|", DOCS["usage.md"], re.M), f"docs/usage.md's options table lacks {option}"
 
