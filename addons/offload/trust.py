@@ -96,14 +96,14 @@ def judge(seen: str, profile: Profile, headers: list[tuple[str, str]], peer: str
 
 # The setting that trusts exactly N hops of X-Forwarded-For, per framework.
 _HOPS = {
-    "Express": "app.set('trust proxy', {n}) ({n} hops: the client is the {n}th X-Forwarded-For entry from the right; "
-               "https://expressjs.com/en/guide/behind-proxies.html).",
+    "Express": "app.set('trust proxy', {n}) ({n} hops: the client is X-Forwarded-For entry {n} counted from the "
+               "right; https://expressjs.com/en/guide/behind-proxies.html).",
     "NestJS": "app.set('trust proxy', {n}) on the Express adapter.",
     "Koa": "app.proxy = true and app.maxIpsCount = {n} (https://koajs.com/#settings).",
     "Flask": "ProxyFix(app.wsgi_app, x_for={n}, x_proto=1, x_host=1) "
              "(https://werkzeug.palletsprojects.com/en/stable/middleware/proxy_fix/).",
     "Django": "Django has no proxy setting for the client IP (REMOTE_ADDR is the peer): use django-ipware or read "
-              "the {n}th X-Forwarded-For entry from the right in a middleware.",
+              "X-Forwarded-For entry {n} counted from the right in a middleware.",
     "ASP.NET Core": "ForwardedHeadersOptions.ForwardLimit = {n}, with every hop's network in KnownNetworks "
                     "(https://learn.microsoft.com/aspnet/core/host-and-deploy/proxy-load-balancer).",
     "FastAPI/Starlette (uvicorn)": "uvicorn --proxy-headers --forwarded-allow-ips='<the peer and every hop's "
@@ -112,7 +112,7 @@ _HOPS = {
              "network>] (https://guides.rubyonrails.org/configuring.html#config-action-dispatch-trusted-proxies).",
     "Spring Boot": "server.tomcat.remoteip.internal-proxies = <a pattern matching every hop's address>.",
 }
-_GENERIC_HOPS = ("trust exactly {n} hop(s) of X-Forwarded-For (the client is the {n}th entry from the right), or "
+_GENERIC_HOPS = ("trust exactly {n} hop(s) of X-Forwarded-For (the client is entry {n} counted from the right), or "
                  "list every hop's address as a trusted proxy.")
 
 
