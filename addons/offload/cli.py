@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import shutil
 import sys
 import textwrap
@@ -71,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frontend", action="append", metavar="NAME|all",
                    help=f"front end(s) to check, repeatable or comma-separated; 'all' (default: {DEFAULT_PROFILE})")
     p.add_argument("--host", help="public host name the front end receives (default: the URL's host)")
+    p.add_argument("--origin-host", metavar="HOST|profile",
+                   help="the Host the front end sends the app instead of the public one (an origin host override, "
+                        "e.g. myapp.azurewebsites.net; 'profile': each front end's own default)")
     p.add_argument("-H", "--header", action="append", default=[], metavar="'Name: value'",
                    help="a header the client sends (e.g. a session cookie), repeatable")
     p.add_argument("--peer", help="also send from this source address and compare with loopback "
@@ -175,6 +179,11 @@ def with_settings(args) -> list:
     args.frontend = args.frontend or ([frontends] if isinstance(frontends, str) else frontends)
     args.fail_on = args.fail_on or settings.get("fail_on", "error")
     args.host = args.host or settings.get("host")
+    args.origin_host = args.origin_host or settings.get("origin_host")
+    if args.origin_host and args.origin_host != "profile" and not re.fullmatch(r"[A-Za-z0-9.-]+(:\d{1,5})?",
+                                                                               args.origin_host):
+        raise ValueError(f"--origin-host: {args.origin_host!r} is not a host name; give one such as "
+                         "myapp.azurewebsites.net, or 'profile'")
     args.header = args.header or settings.get("headers", [])
     args.timeout = args.timeout or float(settings.get("timeout", 5.0))
     args.audit = args.audit or settings.get("audit", False)
@@ -210,7 +219,8 @@ def run_probe(args) -> int:
     # A report on standard output keeps it to itself: the matrix goes to standard error then.
     out = sys.stderr if "-" in (args.json, args.junit, args.html) else sys.stdout
     started = time.monotonic()
-    result = Prober(profiles, headers, args.peer, args.timeout, audit=args.audit).run(jobs)
+    result = Prober(profiles, headers, args.peer, args.timeout, audit=args.audit,
+                    origin=args.origin_host or "").run(jobs)
     elapsed = time.monotonic() - started
     colour = use_colour(args.color, out)
     ignored = [f for f in result.findings.all() if any(i.matches(f) for i in ignores)]

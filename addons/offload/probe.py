@@ -112,8 +112,10 @@ class Prober:
     """Runs the probe: bounded in concurrency and time, loopback and the app's own address only."""
 
     def __init__(self, profiles: list[Profile], headers: list[tuple[str, str]] = (), peer: str | None = None,
-                 timeout: float = 5.0, workers: int = 8, method: str = "GET", audit: bool = False):
+                 timeout: float = 5.0, workers: int = 8, method: str = "GET", audit: bool = False,
+                 origin: str = ""):
         self.profiles = profiles
+        self.origin = origin  # --origin-host: a host name, "profile", or "" (the public host is kept)
         self.headers = list(headers)
         self.peer = peer
         self.timeout = timeout
@@ -172,7 +174,7 @@ class Prober:
             if profile is None:  # the spoof audit: no front end in between
                 ctx = advice.Context("X-Forwarded-Proto")
             else:
-                ctx = advice.context_for(profile, profile.request, self.peer or "")
+                ctx = advice.context_for(profile, profile.request, self.peer or "", bool(self.origin_for(profile)))
                 tip = advice.ip_port_finding(profile, framework, cell.xff)
                 cell.findings += [tip] if tip else []
             cell.findings = [advice.complete(f, cell.frontend, framework, ctx) for f in cell.findings]
@@ -194,11 +196,12 @@ class Prober:
     async def probe(self, job: Job, baseline: Exchange, profile: Profile) -> Cell:
         cell = Cell(job.url, profile.name)
         incoming = Incoming("https", job.host, job.path, self.base_headers(job), CLIENT,
-                            upstream=f"{job.target.host}:{job.target.port}")
+                            upstream=f"{job.target.host}:{job.target.port}", origin_host=self.origin_for(profile))
         fwd = forward(profile, incoming)
         headers = variant(fwd.headers, {"Host": fwd.host}) if fwd.host != job.host else fwd.headers
+        origin = fwd.host if incoming.origin_host and fwd.host.lower() != job.host.lower() else ""
         try:
-            actual = self.exchange(job, await self.send(job, headers, self.peer), headers)
+            actual = replace(self.exchange(job, await self.send(job, headers, self.peer), headers), origin=origin)
             refs = {}
             correct = references.correct(headers, job.host)
             if correct is not None:
@@ -218,6 +221,12 @@ class Prober:
         cell.findings = fold(found)
         cell.xff = actual.request_header("X-Forwarded-For") or ""
         return cell
+
+    def origin_for(self, profile: Profile) -> str:
+        """--origin-host for this front end: 'profile' only where the front end (or a hop) has an origin host."""
+        if self.origin == "profile" and not any(h.origin_host is not None for h in (profile.hops or (profile,))):
+            return ""
+        return self.origin
 
     async def spoof_audit(self, job: Job, baseline: Exchange) -> Cell:
         """trusts-spoofed-forwarding: forged X-Forwarded-* from a client with no front end in between."""
