@@ -283,9 +283,12 @@ _FORWARDED_HOST = {
               "(https://docs.djangoproject.com/en/stable/ref/settings/#use-x-forwarded-host).",
     "Flask": "app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1) (werkzeug.middleware.proxy_fix: "
              "x_host trusts X-Forwarded-Host; https://werkzeug.palletsprojects.com/en/stable/middleware/proxy_fix/).",
-    "Express": "app.set('trust proxy', 1) and build URLs from req.hostname, which then reads X-Forwarded-Host "
-               "(https://expressjs.com/en/guide/behind-proxies.html), never from req.headers.host.",
-    "NestJS": "app.set('trust proxy', 1) on the Express adapter and build URLs from req.hostname (X-Forwarded-Host).",
+    "Express": "app.set('trust proxy', 1) and build URLs from req.host (Express 5, with the port) and cookie "
+               "domains from req.hostname, which then read X-Forwarded-Host "
+               "(https://expressjs.com/en/guide/behind-proxies.html), never from req.get('host') or "
+               "req.headers.host.",
+    "NestJS": "app.set('trust proxy', 1) on the Express adapter and build URLs from req.host / req.hostname "
+              "(X-Forwarded-Host), never from the Host header.",
     "ASP.NET Core": "ForwardedHeadersOptions { ForwardedHeaders = XForwardedFor | XForwardedProto | XForwardedHost } "
                     "with the front end in KnownProxies/KnownNetworks, and the public host in AllowedHosts "
                     "(https://learn.microsoft.com/aspnet/core/host-and-deploy/proxy-load-balancer).",
@@ -294,10 +297,9 @@ _FORWARDED_HOST = {
              "a fixed default_url_options host of the origin.",
     "Spring Boot": "server.forward-headers-strategy=framework (ForwardedHeaderFilter reads X-Forwarded-Host) "
                    "(https://docs.spring.io/spring-boot/how-to/webserver.html#howto.webserver.use-behind-a-proxy-server).",
-    "Starlette": "uvicorn's --proxy-headers reads only X-Forwarded-For and -Proto: preserve the host name at the "
-                 "front end, or rewrite Host from X-Forwarded-Host in a middleware you trust.",
-    "FastAPI": "uvicorn's --proxy-headers reads only X-Forwarded-For and -Proto: preserve the host name at the front "
-               "end, or rewrite Host from X-Forwarded-Host in a middleware you trust.",
+    "FastAPI/Starlette (uvicorn)": "uvicorn's --proxy-headers reads only X-Forwarded-For and -Proto: preserve the "
+                                   "host name at the front end, or rewrite Host from X-Forwarded-Host in a middleware "
+                                   "you trust (an ASGI middleware that sets the host header from x-forwarded-host).",
     "Laravel": "TrustProxies with Request::HEADER_X_FORWARDED_HOST in $headers "
                "(https://laravel.com/docs/requests#configuring-trusted-proxies).",
     "Tornado": "Tornado's xheaders read X-Real-IP and X-Scheme/X-Forwarded-Proto only: preserve the host name at the "
@@ -321,10 +323,17 @@ _GENERIC_PRESERVE = "have the front end pass the client's Host on (host name pre
 HOST_CLASS = {"wrong-host-redirect", "cookie-domain-mismatch"}
 
 
+_NO_HOST_HEADER = ("this front end passes the public host in no header, so no setting of the app can recover it: "
+                   "configure the app's public URL explicitly (e.g. Django's CSRF_TRUSTED_ORIGINS and a fixed "
+                   "site URL), or better")
+
+
 def host_fix(base: str, ctx: Context) -> str:
     """How an app behind an origin host override gets the public host back."""
+    if not ctx.host_header:
+        return f"{_NO_HOST_HEADER} at the front end: {_PRESERVE.get(ctx.frontend, _GENERIC_PRESERVE)}"
     app = _FORWARDED_HOST.get(base, _GENERIC_FORWARDED_HOST)
-    if ctx.host_header and ctx.host_header.lower() != "x-forwarded-host":
+    if ctx.host_header.lower() != "x-forwarded-host":
         app = _OTHER_HOST_HEADER.format(header=ctx.host_header) + app
     return f"{app} Or at the front end: {_PRESERVE.get(ctx.frontend, _GENERIC_PRESERVE)}"
 

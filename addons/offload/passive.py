@@ -323,6 +323,8 @@ def backend_host_leak(ex: Exchange) -> Iterator[Finding]:
                            f"{name}: {redact_url(value.split(';')[0].strip('<> '))}")
     if in_body:
         m = pattern.search(body)
+        if m and ex.origin and location and same_host(m.group(1), ex.origin) and _at_host(location, ex.origin, ex.host):
+            m = None  # a redirect's body repeating its Location: wrong-host-redirect's already
         if m:
             yield _finding(ex, "backend-host-leak", "body",
                            f"{ex.method} {route(ex.path)} links to the app's internal address {m.group(1)} in its "

@@ -193,3 +193,21 @@ def test_the_hop_count_an_app_trusts_against_the_chain(seen, verdict):
     if finding:  # the client is the second entry from the right: two hops
         assert for_finding(finding.rule, "Express", Context(""), finding.cause).startswith("app.set('trust proxy', 2)")
         assert "x_for=2" in for_finding(finding.rule, "Flask", Context(""), finding.cause)
+
+
+def test_host_advice_names_the_frameworks_setting_and_the_front_ends_and_says_when_no_header_carries_the_host():
+    from offload.advice import context_for, for_finding
+    front_door = context_for(load_profile("azure-frontdoor"), load_profile("azure-frontdoor").request, "", True)
+    text = for_finding("wrong-host-redirect", "FastAPI/Starlette (uvicorn)", front_door)
+    assert "X-Forwarded-Host in a middleware" in text and "leave the origin host header blank" in text
+    gateway = context_for(load_profile("azure-appgateway"), load_profile("azure-appgateway").request, "", True)
+    assert "X-Original-Host" in for_finding("cookie-domain-mismatch", "Django", gateway)
+    chain = load_profile("cloudflare+azure-appservice")
+    text = for_finding("wrong-host-redirect", "Express", context_for(chain, chain.request, "", True))
+    assert "passes the public host in no header" in text and "req.host" not in text
+
+
+def test_a_redirects_body_repeating_its_location_is_not_a_second_finding():
+    ex = exchange([("Location", f"https://{ORIGIN}/home"), ("Content-Type", "text/html")],
+                  f'<p>Found. Redirecting to <a href="https://{ORIGIN}/home">https://{ORIGIN}/home</a></p>')
+    assert [f.rule for f in inspect(ex)] == ["wrong-host-redirect"]
