@@ -318,8 +318,8 @@ def backend_host_leak(ex: Exchange) -> Iterator[Finding]:
     for name, value in headers:
         if m := pattern.search(value):
             yield _finding(ex, "backend-host-leak", f"{name} header",
-                           f"{ex.method} {route(ex.path)} puts the app's internal address {m.group(1)} in "
-                           f"{name}; behind the front end users must see {ex.host}.",
+                           f"{ex.method} {route(ex.path)} puts {_what(m.group(1), ex)} in {name}; behind the front "
+                           f"end users must see {ex.host}.",
                            f"{name}: {redact_url(value.split(';')[0].strip('<> '))}")
     if in_body:
         m = pattern.search(body)
@@ -327,8 +327,14 @@ def backend_host_leak(ex: Exchange) -> Iterator[Finding]:
             m = None  # a redirect's body repeating its Location: wrong-host-redirect's already
         if m:
             yield _finding(ex, "backend-host-leak", "body",
-                           f"{ex.method} {route(ex.path)} links to the app's internal address {m.group(1)} in its "
-                           f"body; behind the front end users must see {ex.host}.", _snippet(ex.body, m.start()))
+                           f"{ex.method} {route(ex.path)} links to {_what(m.group(1), ex)} in its body; behind the "
+                           f"front end users must see {ex.host}.", _snippet(ex.body, m.start()))
+
+
+def _what(name: str, ex: Exchange) -> str:
+    if ex.origin and same_host(name, ex.origin):
+        return f"the origin's host name {name} (the Host the front end sent)"
+    return f"the app's internal address {name}"
 
 
 def _at_host(url: str, host: str, public: str) -> bool:
