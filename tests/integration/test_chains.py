@@ -117,3 +117,20 @@ def test_three_hops_need_three(confdir, tmp_path):
     assert not [f for f in right.report["findings"] if f["rule"] == "trusted-hops-mismatch"]
     found = [f for f in wrong.report["findings"] if f["rule"] == "trusted-hops-mismatch"]
     assert len(found) == 1 and "app.set('trust proxy', 3)" in found[0]["advice"]
+
+
+def test_the_probe_takes_chains_and_an_origin_host(tmp_path):
+    with node_app("express/host-app.js") as app:
+        done = subprocess.run([sys.executable, "-m", "offload", "probe", f"http://127.0.0.1:{app.port}/login",
+                               "--frontend", "azure-frontdoor,cloudflare+azure-appservice", "--host", PUBLIC,
+                               "--origin-host", "myapp.azurewebsites.net", "--json", "-"],
+                              capture_output=True, text=True, timeout=60, env={"PATH": "", "NO_COLOR": "1"},
+                              cwd=tmp_path)
+    report = json.loads(done.stdout)
+    assert done.returncode == 1 and report["frontends"] == ["azure-frontdoor", "cloudflare+azure-appservice"]
+    found = {(f["rule"], f["frontend"]): f["advice"] for f in report["findings"] if f["severity"] == "error"}
+    assert set(found) == {(rule, front) for rule in ("wrong-host-redirect", "cookie-domain-mismatch")
+                          for front in ("azure-frontdoor", "cloudflare+azure-appservice")}
+    assert "req.host" in found["wrong-host-redirect", "azure-frontdoor"]
+    # Cloudflare passes the public host in no header: only the front end can give it back
+    assert "passes the public host in no header" in found["wrong-host-redirect", "cloudflare+azure-appservice"]
