@@ -85,7 +85,7 @@ def documented_commands() -> list[str]:
     readme = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
     commands = set()
     for block in re.findall(r"```sh\n(.*?)```", readme, re.S):
-        for line in block.splitlines():
+        for line in re.sub(r"\\\n\s*", "", block).splitlines():  # a command continued with \ is one command
             line = line.split("#")[0].strip()
             if line.startswith(("mitmdump ", "mitmweb ")):
                 commands.add(line)
