@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frontend", action="append", metavar="NAME|all",
                    help=f"front end(s) to check, repeatable or comma-separated; 'all' (default: {DEFAULT_PROFILE})")
     p.add_argument("--host", help="public host name the front end receives (default: the URL's host)")
+    p.add_argument("--echo", metavar="PATH",
+                   help="an endpoint of the app answering its idea of the client's IP (JSON 'ip', or the bare "
+                        "address), e.g. /whoami: checks the proxy hops the app trusts behind each front end or chain")
     p.add_argument("--origin-host", metavar="HOST|profile",
                    help="the Host the front end sends the app instead of the public one (an origin host override, "
                         "e.g. myapp.azurewebsites.net; 'profile': each front end's own default)")
@@ -134,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("show", help="what a sample request looks like to the app behind a front end (or a chain)")
     p.add_argument("name", metavar="NAME", help="a front end, a chain of them (cloudflare+azure-appservice) or a file")
+    p.add_argument("--echo", metavar="PATH",
+                   help="an endpoint of the app answering its idea of the client's IP (JSON 'ip', or the bare "
+                        "address), e.g. /whoami: checks the proxy hops the app trusts behind each front end or chain")
     p.add_argument("--origin-host", metavar="HOST|profile",
                    help="the Host the front end sends instead of the public one (an origin host override)")
     p.add_argument("--url", default="https://myapp.azurewebsites.net/login?next=/",
@@ -180,6 +186,7 @@ def with_settings(args) -> list:
     args.fail_on = args.fail_on or settings.get("fail_on", "error")
     args.host = args.host or settings.get("host")
     args.origin_host = args.origin_host or settings.get("origin_host")
+    args.echo = args.echo or settings.get("echo")
     if args.origin_host and args.origin_host != "profile" and not re.fullmatch(r"[A-Za-z0-9.-]+(:\d{1,5})?",
                                                                                args.origin_host):
         raise ValueError(f"--origin-host: {args.origin_host!r} is not a host name; give one such as "
@@ -219,8 +226,10 @@ def run_probe(args) -> int:
     # A report on standard output keeps it to itself: the matrix goes to standard error then.
     out = sys.stderr if "-" in (args.json, args.junit, args.html) else sys.stdout
     started = time.monotonic()
+    if args.echo and (not args.echo.startswith("/") or any(c.isspace() for c in args.echo)):
+        raise ValueError(f"--echo: {args.echo!r} is not a path; give one such as /whoami")
     result = Prober(profiles, headers, args.peer, args.timeout, audit=args.audit,
-                    origin=args.origin_host or "").run(jobs)
+                    origin=args.origin_host or "", echo=args.echo or "").run(jobs)
     elapsed = time.monotonic() - started
     colour = use_colour(args.color, out)
     ignored = [f for f in result.findings.all() if any(i.matches(f) for i in ignores)]
@@ -443,6 +452,10 @@ def run_show(args) -> int:
         print(f"Plain HTTP requests are answered by the front end with {profile.https_redirect} to https://.")
     if profile.peer:
         print(f"The app's peer in production: {profile.peer} (--set frontend_peer={profile.peer}).")
+    for front in profile.hops or (profile,):
+        if front.origin_host is not None and not origin:
+            print(f"In front of App Service, {front.name} sends the origin's host name ({front.origin_host.text}) "
+                  "in Host unless host name preservation is set up: --origin-host profile shows that.")
     print("\nSources:")
     for key, text in profile.sources.items():
         print(f"  {key}  {text}")

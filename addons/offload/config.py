@@ -16,6 +16,7 @@ KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "fail_on": (str, "error, warning or never"),
     "ignore": (list, "findings to ignore: \"RULE\" or \"RULE:FRONTEND\""),
     "host": (str, "the public host name"),
+    "echo": (str, "the app's endpoint that answers its idea of the client's IP, e.g. \"/whoami\""),
     "origin_host": (str, "the Host the front end sends instead (an origin host override), or \"profile\""),
     "headers": (list, "headers the client sends, \"Name: value\""),
     "timeout": ((int, float), "seconds for each request"),

@@ -13,7 +13,7 @@ import socket
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
-from . import advice, references
+from . import advice, references, trust
 from .compare import compare, compare_peer, fold, outcome
 from .exchange import Exchange, backend_names, from_answer
 from .findings import LEVEL, Finding, Findings, route
@@ -113,9 +113,11 @@ class Prober:
 
     def __init__(self, profiles: list[Profile], headers: list[tuple[str, str]] = (), peer: str | None = None,
                  timeout: float = 5.0, workers: int = 8, method: str = "GET", audit: bool = False,
-                 origin: str = ""):
+                 origin: str = "", echo: str = ""):
         self.profiles = profiles
         self.origin = origin  # --origin-host: a host name, "profile", or "" (the public host is kept)
+        self.echo = echo  # --echo: the path of the app's echo endpoint, for trust counting
+        self.echo_job: Job | None = None  # the URL whose cells carry the trust count (once per front end)
         self.headers = list(headers)
         self.peer = peer
         self.timeout = timeout
@@ -150,6 +152,7 @@ class Prober:
         baselines = await asyncio.gather(*(self.baseline(job) for job in jobs))
         unanswered = {job.url: b for job, b in zip(jobs, baselines) if isinstance(b, str)}
         work = [(job, base) for job, base in zip(jobs, baselines) if not isinstance(base, str)]
+        self.echo_job = work[0][0] if work else None
         cells = list(await asyncio.gather(*(self.probe(job, base, p) for job, base in work for p in self.profiles)))
         cells += await asyncio.gather(*(self.spoof_audit(job, base) for job, base in work))
         self.advise(cells)
@@ -214,13 +217,28 @@ class Prober:
         except NoAnswer as e:
             cell.error = str(e)
             return cell
-        found = inspect(actual) + compare(actual, refs.get("https"), refs.get("plain"))
+        if self.echo and job is self.echo_job:
+            found_echo = await self.trust_count(job, profile)
+        else:
+            found_echo = []
+        found = inspect(actual) + compare(actual, refs.get("https"), refs.get("plain")) + found_echo
         if "loopback" in refs:
             found += compare_peer(actual, refs["loopback"], self.peer)
         self.recognizer.see((actual, *refs.values(), baseline))
         cell.findings = fold(found)
         cell.xff = actual.request_header("X-Forwarded-For") or ""
         return cell
+
+    async def trust_count(self, job: Job, profile: Profile) -> list[Finding]:
+        """trusted-hops-mismatch behind this front end (or chain), from the app's echo endpoint (--echo)."""
+        headers = trust.echo_headers(profile, None, job.host, self.echo)
+        try:
+            answer = await self.send(replace(job, path=self.echo), headers, self.peer)
+        except NoAnswer:
+            return []
+        seen = trust.seen_address(answer.body) if answer.status < 400 else ""
+        finding = trust.judge(seen, profile, headers, self.peer or "127.0.0.1") if seen else None
+        return [finding] if finding else []
 
     def origin_for(self, profile: Profile) -> str:
         """--origin-host for this front end: 'profile' only where the front end (or a hop) has an origin host."""

@@ -134,3 +134,16 @@ def test_the_probe_takes_chains_and_an_origin_host(tmp_path):
     assert "req.host" in found["wrong-host-redirect", "azure-frontdoor"]
     # Cloudflare passes the public host in no header: only the front end can give it back
     assert "passes the public host in no header" in found["wrong-host-redirect", "cloudflare+azure-appservice"]
+
+
+@pytest.mark.parametrize("hops, verdict", [(1, "too few hops"), (2, None)])
+def test_the_probe_counts_the_hops_an_app_trusts(hops, verdict, tmp_path):
+    with node_app("express/trust-app.js", TRUST_HOPS=str(hops)) as app:
+        done = subprocess.run([sys.executable, "-m", "offload", "probe", f"http://127.0.0.1:{app.port}/whoami",
+                               "--frontend", "cloudflare+azure-appservice,heroku", "--echo", "/whoami", "--json", "-"],
+                              capture_output=True, text=True, timeout=60, env={"PATH": "", "NO_COLOR": "1"},
+                              cwd=tmp_path)
+    report = json.loads(done.stdout)
+    found = [(f["frontend"], f["subject"]) for f in report["findings"] if f["rule"] == "trusted-hops-mismatch"]
+    # heroku alone is one hop: trust proxy 1 is right there, 2 trusts the client's own forged entry
+    assert found == ([("cloudflare+azure-appservice", verdict)] if verdict else [("heroku", "too many hops")])
