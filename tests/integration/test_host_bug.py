@@ -107,6 +107,20 @@ def test_app_gateway_puts_the_public_host_where_django_does_not_look(app, confdi
         assert "Pick host name from backend address" in f["advice"], f["advice"]  # App Gateway's own setting
 
 
+@pytest.mark.parametrize("chain, name", [("azure-frontdoor+azure-appservice", "Express"),
+                                         ("azure-frontdoor+azure-appservice", "Django"),
+                                         ("azure-frontdoor+azure-appgateway+azure-appservice", "Flask")])
+def test_the_host_bug_through_a_chain(chain, name, app, confdir, tmp_path):
+    """Front Door's origin host override passes through the inner hops: the same findings, the same fix. Behind the
+    App Gateway the public host still travels in Front Door's X-Forwarded-Host, which the fixed app reads."""
+    sets = (f"frontend={chain}", f"frontend_host={PUBLIC}", OVERRIDE)
+    run = diagnose(app(name).port, login_then_home, *sets, confdir=confdir, folder=tmp_path / "mistake")
+    assert run.problems() == EXPECTED, run.output
+    assert f"emulating {chain.replace('+', ' -> ')}" in run.output
+    fixed = diagnose(app(name, fixed=True).port, login_then_home, *sets, confdir=confdir, folder=tmp_path / "fixed")
+    assert fixed.problems() == set() and fixed.status == 0, fixed.output
+
+
 def test_origin_host_profile_sends_the_sites_azurewebsites_name(app, confdir, tmp_path):
     """frontend_origin_host=profile: Front Door's default origin host, <site>.azurewebsites.net, site being the
     public host's first label."""
