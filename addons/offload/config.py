@@ -40,8 +40,10 @@ class Ignore:
         rule, _, frontend = text.strip().partition(":")
         if rule not in RULES:
             raise ValueError(f"--ignore {text!r}: no rule {rule!r}; rules: {', '.join(sorted(RULES))}")
-        if frontend and frontend not in profile_names():
-            raise ValueError(f"--ignore {text!r}: no front end {frontend!r}; front ends: {', '.join(profile_names())}")
+        unknown = [part for part in frontend.split("+") if part not in profile_names()] if frontend else []
+        if unknown:  # a chain (cloudflare+azure-appservice) names each of its front ends
+            raise ValueError(f"--ignore {text!r}: no front end {unknown[0]!r}; front ends: {', '.join(profile_names())}"
+                             " (a chain joins them with '+')")
         return cls(rule, frontend)
 
     def matches(self, finding) -> bool:
