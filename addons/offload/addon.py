@@ -182,7 +182,8 @@ class Offload:
         _install_filter()
         loader.add_option(
             "frontend", str, DEFAULT_PROFILE,
-            f"Front end to emulate: {', '.join(profile_names())}; or the path of your own profile file (.toml).",
+            f"Front end to emulate: {', '.join(profile_names())}; or the path of your own profile file (.toml); "
+            "or a chain of them, outermost first: cloudflare+azure-appservice.",
         )
         loader.add_option(
             "frontend_scheme", str, "https",
