@@ -203,9 +203,11 @@ class Diagnose:
             asyncio.get_running_loop()
         except RuntimeError:
             return
-        if target is None:
-            return
         self.trust_checked.add(self.emulation.signature)
+        if target is None:
+            logger.warning(f"offload: frontend_echo {self.echo}: the app is asked only in reverse mode, where offload "
+                           "knows its address; the hop count was not checked")
+            return
         emulation = self.emulation
         headers = trust.echo_headers(emulation.profile, emulation.last_rules, state.incoming.host, self.echo,
                                      emulation.hop_ips)
