@@ -137,7 +137,8 @@ class Diagnose:
         learning = self.learning > 0
         if target is None and not learning and (state.incoming.scheme != "https" or quiet(
                 state.app_headers if state.app_headers is not None else flow.response.headers.fields,
-                flow.response.raw_content, self.names(flow, state))):
+                flow.response.raw_content, self.names(flow, state) if state.incoming.origin_host
+                else backend_names(flow.request.host, flow.request.port))):
             return  # nothing to compare, nothing to learn, nothing a rule could find: most answers
         actual = self.exchange(flow, state, full=target is not None or learning)
         findings = inspect(actual)

@@ -198,6 +198,21 @@ def _judge(line: str) -> tuple[Verdict, ...]:
 _judge_cached = lru_cache(maxsize=1024)(_judge)
 
 
+def loud_cookie(line: str) -> bool:
+    """A Set-Cookie line some rule has something to say of: a cookie rule's verdict, or a Domain attribute (judged
+    against the public host: cookie-domain-mismatch). Cached as judge_cookie is."""
+    if len(line) > 512 or "expires" in line.lower():
+        return _loud(line)
+    return _loud_cached(line)
+
+
+def _loud(line: str) -> bool:
+    return bool(_judge(line)) or "domain=" in line.lower()
+
+
+_loud_cached = lru_cache(maxsize=1024)(_loud)
+
+
 @lru_cache(maxsize=64)
 def _absolute_urls(host: str) -> re.Pattern:
     # http://host and its JSON-escaped form http:\/\/host, not followed by more host name characters.
@@ -369,8 +384,8 @@ def quiet(fields, body: bytes | None, backends: tuple[str, ...]) -> bool:
         if key in _URL_FIELDS:
             return False
         if key == b"set-cookie":
-            if b"omain=" in value or b"OMAIN=" in value or judge_cookie(value.decode("utf-8", "surrogateescape")):
-                return False  # a Domain attribute is judged against the public host (cookie-domain-mismatch)
+            if loud_cookie(value.decode("utf-8", "surrogateescape")):
+                return False
         elif key == b"content-type":
             if content_type is None:
                 content_type = value.decode("utf-8", "surrogateescape")
